@@ -1,0 +1,70 @@
+"""semsearch: multilingual semantic search over a folder of documents.
+
+>>> from semsearch import Index
+>>> idx = Index.open("index")
+>>> for hit in idx.search("when did the Qaim base handover happen", k=3):
+...     print(hit.rank, round(hit.score, 3), hit.source, hit.start, hit.end)
+
+Heavy modules (numpy, FAISS, the model) load on first use of :class:`Index`,
+so ``import semsearch`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    EncoderError,
+    EncoderMismatchError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    InputError,
+    MissingDependencyError,
+    NotAnIndexError,
+    QueryError,
+    SemsearchError,
+)
+from .search import Hit, Location
+
+if TYPE_CHECKING:
+    from .chunking import ChunkingConfig
+    from .encoders import Encoder, load_encoder
+    from .index import Changes, Index, ensure_index
+
+__version__ = "0.1.0"
+__all__ = [
+    "Changes",
+    "ChunkingConfig",
+    "Encoder",
+    "EncoderError",
+    "EncoderMismatchError",
+    "Hit",
+    "Index",
+    "IndexCorruptError",
+    "IndexNotFoundError",
+    "InputError",
+    "Location",
+    "MissingDependencyError",
+    "NotAnIndexError",
+    "QueryError",
+    "SemsearchError",
+    "ensure_index",
+    "load_encoder",
+]
+
+_LAZY = {
+    "Changes": "index",
+    "Index": "index",
+    "ensure_index": "index",
+    "ChunkingConfig": "chunking",
+    "Encoder": "encoders",
+    "load_encoder": "encoders",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'semsearch' has no attribute {name!r}")

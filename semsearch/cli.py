@@ -1,0 +1,235 @@
+"""The ``semsearch`` command: a thin layer over the library.
+
+Each command parses options, calls one library function and prints. Errors
+from the library become one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .errors import SemsearchError
+
+if TYPE_CHECKING:
+    from .index import Index
+    from .search import Hit
+    from .sources import Skipped
+
+DEMO_SOURCES = Path("seeds")
+
+app = typer.Typer(
+    name="semsearch",
+    help=(
+        "Multilingual semantic search over a folder of documents.\n\n"
+        "Ask in English or Arabic, get the passages that answer, whatever their language:\n\n"
+        '  semsearch ask "when did the Qaim base handover happen"\n\n'
+        "The first question builds index/ from seeds/ if there is no index yet."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+IndexDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--index",
+        envvar="SEMSEARCH_INDEX",
+        help="Index folder [default: index/, or $SEMSEARCH_INDEX].",
+        show_default=False,
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr.")]
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="What you want to know, in any language.")],
+    k: Annotated[int, typer.Option("-k", "--top", help="How many passages to show.")] = 5,
+    index: IndexDir = None,
+    as_json: Json = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            help="Re-index changed source files first (and build from seeds/ if there is no index)."
+        ),
+    ] = True,
+    quiet: Quiet = False,
+) -> None:
+    """Find the passages that answer QUESTION."""
+    from .index import Index, ensure_index
+    from .search import check_query
+
+    with _errors():
+        check_query([question], k)
+        with _reporter(quiet) as (progress, on_skip):
+            if refresh:
+                sources = [DEMO_SOURCES] if DEMO_SOURCES.is_dir() else []
+                idx = ensure_index(index, sources=sources, progress=progress, on_skip=on_skip)
+            else:
+                idx = Index.open(index)
+        hits = idx.search(question, k=k)
+    if as_json:
+        _print_json({"query": question, "hits": [h.to_dict(Path.cwd()) for h in hits]})
+    else:
+        _print_hits(hits)
+
+
+@app.command("index")
+def index_cmd(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files and folders to index (.txt, .md). Default: the index's own sources, else seeds/.",
+            show_default=False,
+        ),
+    ] = None,
+    index: IndexDir = None,
+    max_chars: Annotated[
+        int, typer.Option(help="Longest passage; longer paragraphs are split.")
+    ] = 1000,
+    min_chars: Annotated[int, typer.Option(help="Shorter fragments join a neighbour.")] = 80,
+    overlap: Annotated[
+        int, typer.Option(help="Characters shared by consecutive split passages.")
+    ] = 200,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Build or rebuild an index of PATHS (only changed files are re-embedded)."""
+    from .chunking import ChunkingConfig
+    from .index import Index, default_index_dir
+    from .manifest import read_manifest
+
+    directory = index or default_index_dir()
+    started = time.perf_counter()
+    with _errors():
+        chunking = ChunkingConfig(max_chars=max_chars, min_chars=min_chars, overlap_chars=overlap)
+        if not paths:
+            manifest = directory / "manifest.json"
+            paths = (
+                [Path(s) for s in read_manifest(directory).sources]
+                if manifest.exists()
+                else [DEMO_SOURCES]
+            )
+        with _reporter(quiet) as (progress, on_skip):
+            idx = Index.build(
+                paths, directory, chunking=chunking, progress=progress, on_skip=on_skip
+            )
+    info = _info(idx)
+    if as_json:
+        _print_json(info)
+    elif not quiet:
+        m = idx.manifest
+        typer.echo(
+            f"indexed {m.documents} documents, {m.passages} passages "
+            f"({m.occurrences} places) into {directory} in {time.perf_counter() - started:.1f} s",
+            err=True,
+        )
+
+
+@app.command()
+def info(index: IndexDir = None, as_json: Json = False) -> None:
+    """Show what an index holds and which encoder built it."""
+    from .index import Index
+
+    with _errors():
+        idx = Index.open(index)
+    data = _info(idx)
+    if as_json:
+        _print_json(data)
+        return
+    for key, value in data.items():
+        typer.echo(f"{key:>12}: {value}")
+
+
+def _info(idx: Index) -> dict[str, object]:
+    m = idx.manifest
+    return {
+        "index": str(idx.directory),
+        "encoder": m.encoder["name"],
+        "dim": m.dim,
+        "documents": m.documents,
+        "passages": m.passages,
+        "occurrences": m.occurrences,
+        "sources": m.sources,
+        "built_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.built_at)),
+    }
+
+
+def _print_hits(hits: list[Hit]) -> None:
+    cwd = Path.cwd()
+    if not hits:
+        typer.echo("no passages in the index")
+        return
+    for hit in hits:
+        d = hit.to_dict(cwd)
+        head = f"{hit.rank}. {hit.score:.3f}  {d['source']}:{hit.start}-{hit.end}"
+        typer.echo(typer.style(head, bold=True) if sys.stdout.isatty() else head)
+        typer.echo("   " + " ".join(hit.text.split()))
+        for extra in d["occurrences"][1:]:
+            typer.echo(f"   (also at {extra['source']}:{extra['start']}-{extra['end']})")
+        typer.echo()
+
+
+def _print_json(data: object) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn library errors into one line on stderr and exit status 1."""
+    try:
+        yield
+    except SemsearchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _reporter(
+    quiet: bool,
+) -> Iterator[tuple[Callable[[int, int], None] | None, Callable[[Skipped], None] | None]]:
+    """Progress bar (on a terminal) or a few status lines (in a pipe), on stderr."""
+    if quiet:
+        yield None, None
+        return
+
+    def on_skip(skipped: Skipped) -> None:
+        typer.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
+
+    if not sys.stderr.isatty():
+
+        def progress(done: int, total: int) -> None:
+            if done == 0:
+                typer.echo(f"embedding {total} passages...", err=True)
+
+        yield progress, on_skip
+        return
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("embedding passages", total=None)
+    with bar:
+        yield (lambda done, total: bar.update(task, completed=done, total=total)), on_skip
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,575 @@
+"""The :class:`Index`: FAISS vectors and SQLite passages behind one object.
+
+On disk an index is a folder::
+
+    manifest.json        what the index is; names the live generation
+    gen-000003/          passages.sqlite + vectors.faiss, never changed once written
+    .lock                held while a writer works
+
+Every write stages a new generation (copying the live one when it can be
+reused), then commits by replacing ``manifest.json`` atomically, so a crash or
+an error mid-build leaves the previous index usable and readers never see a
+half-written state.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .chunking import ChunkingConfig, chunk, normalize
+from .encoders import Encoder, load_encoder
+from .errors import (
+    EncoderMismatchError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    InputError,
+    NotAnIndexError,
+)
+from .manifest import MANIFEST, Manifest, read_manifest, write_manifest
+from .search import Hit, Location, check_query
+from .skeletons import name_scores, query_terms
+from .sources import Skipped, UnreadableFile, discover, read_text
+from .store import DocumentRecord, Occurrence, Store
+from .vectors import (
+    add_vectors,
+    load_vectors,
+    new_vectors,
+    remove_vectors,
+    save_vectors,
+    search_vectors,
+)
+
+DATABASE = "passages.sqlite"
+VECTORS = "vectors.faiss"
+ENCODE_BATCH = 32
+NAME_WEIGHT = 0.03
+"""Largest bonus a name/number match adds to a cosine similarity (see skeletons.py).
+
+Measured on tests/data/seeds_eval.tsv: MRR 0.77 -> 0.84, recall@5 0.79 -> 0.89;
+flat between 0.03 and 0.05. e5 cosines of related passages differ by ~0.01-0.05,
+so a match reorders close candidates without burying a clearly better one.
+"""
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` while passages are embedded."""
+OnSkip = Callable[[Skipped], None]
+"""Called for each file left out (binary, empty, not UTF-8)."""
+
+
+def default_index_dir() -> Path:
+    """``$SEMSEARCH_INDEX`` if set, else ``index/`` in the working directory."""
+    return Path(os.environ.get("SEMSEARCH_INDEX") or "index")
+
+
+@dataclass
+class Changes:
+    """What a write did, for the user's summary line."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    embedded: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _State:
+    """One committed generation, opened for reading."""
+
+    manifest: Manifest
+    store: Store
+    vectors: faiss.Index
+
+
+class Index:
+    """A searchable collection of passages. Open once, search from many threads.
+
+    >>> idx = Index.build(["seeds"], "index")          # or Index.open("index")
+    >>> idx.search("when did the Qaim base handover happen", k=3)[0].source
+    """
+
+    def __init__(self, directory: Path, state: _State, encoder: Encoder) -> None:
+        self.directory = directory
+        self.encoder = encoder
+        self._state = state
+        self._write_lock = threading.Lock()
+
+    # -- opening and building -------------------------------------------------
+
+    @classmethod
+    def open(cls, directory: str | Path | None = None, *, encoder: Encoder | None = None) -> Index:
+        """Open an existing index; nothing is re-embedded.
+
+        Without ``encoder`` the one recorded in the manifest is loaded; a
+        given encoder must match it (name and dimension), else the index is
+        refused rather than searched with incompatible vectors.
+        """
+        directory = Path(directory) if directory is not None else default_index_dir()
+        state = _load_state(directory)
+        recorded = state.manifest.encoder
+        if encoder is None:
+            encoder = load_encoder(recorded["name"])
+        if encoder.name != recorded["name"] or encoder.dim != state.manifest.dim:
+            state.store.close()
+            raise EncoderMismatchError(
+                f"{directory} was built with encoder {recorded['name']!r} "
+                f"({recorded['dim']} dims), not {encoder.name!r} ({encoder.dim} dims); "
+                f"search it with {recorded['name']!r} or re-index with the new encoder"
+            )
+        return cls(directory, state, encoder)
+
+    @classmethod
+    def build(
+        cls,
+        paths: Iterable[str | Path],
+        directory: str | Path | None = None,
+        *,
+        encoder: Encoder | None = None,
+        chunking: ChunkingConfig | None = None,
+        progress: Progress | None = None,
+        on_skip: OnSkip | None = None,
+    ) -> Index:
+        """Make the index at ``directory`` hold exactly the documents under ``paths``.
+
+        An existing index built with the same encoder and chunking is updated
+        in place (unchanged passages keep their vectors); anything else is
+        built from scratch. Raises :class:`InputError` if no document could be
+        indexed, leaving any previous index untouched.
+        """
+        directory = Path(directory) if directory is not None else default_index_dir()
+        encoder = encoder or load_encoder()
+        chunking = chunking or ChunkingConfig()
+        paths = list(paths)
+        files = discover(paths)
+        roots = [str(Path(p).expanduser().resolve()) for p in paths]
+        wanted = {str(f) for f in files}
+        with _locked(directory):
+            base = _reusable_generation(directory, encoder, chunking)
+            try:
+                with _Staging(directory, base, encoder, chunking) as staging:
+                    changes = staging.sync(files, progress, on_skip)
+                    staging.remove([p for p in staging.store.documents() if p not in wanted])
+                    if staging.store.counts()[0] == 0:
+                        _raise_nothing_indexed(roots, changes)
+                    staging.commit(roots)
+            finally:
+                if base is not None:
+                    base.store.close()
+        return cls.open(directory, encoder=encoder)
+
+    def add(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        progress: Progress | None = None,
+        on_skip: OnSkip | None = None,
+    ) -> Changes:
+        """Add or update the documents under ``paths``; unchanged files cost nothing."""
+        paths = list(paths)
+        files = discover(paths)
+        roots = [str(Path(p).expanduser().resolve()) for p in paths]
+        sources = list(dict.fromkeys([*self.manifest.sources, *roots]))
+        return self._write(lambda s: s.sync(files, progress, on_skip), sources)
+
+    def remove(self, paths: Iterable[str | Path]) -> Changes:
+        """Drop the documents at or under ``paths`` (their vectors too)."""
+        prefixes = [Path(p).expanduser().resolve() for p in paths]
+
+        def drop(staging: _Staging) -> Changes:
+            gone = [
+                p
+                for p in staging.store.documents()
+                if any(Path(p) == pre or Path(p).is_relative_to(pre) for pre in prefixes)
+            ]
+            if not gone:
+                shown = ", ".join(str(p) for p in prefixes)
+                raise InputError(f"no indexed documents at {shown}; see semsearch info")
+            return staging.remove(gone)
+
+        return self._write(drop, self.manifest.sources)
+
+    def refresh(
+        self, *, progress: Progress | None = None, on_skip: OnSkip | None = None
+    ) -> Changes:
+        """Re-read the folders the index was built from: new, changed and deleted files."""
+        roots = [r for r in self.manifest.sources if Path(r).exists()]
+        files = discover(roots) if roots else []
+
+        def sync(staging: _Staging) -> Changes:
+            changes = staging.sync(files, progress, on_skip)
+            vanished = [
+                p
+                for p in staging.store.documents()
+                if Path(p) not in files and any(Path(p).is_relative_to(r) for r in roots)
+            ]
+            changes.removed = staging.remove(vanished).removed
+            return changes
+
+        return self._write(sync, self.manifest.sources)
+
+    def is_stale(self) -> bool:
+        """Whether files under the recorded sources were added, changed or deleted.
+
+        Looks at sizes and modification times only (no reading), so it is
+        cheap enough to run before every question.
+        """
+        roots = [r for r in self.manifest.sources if Path(r).exists()]
+        try:
+            files = discover(roots) if roots else []
+        except InputError:
+            return False
+        known = self._state.store.documents()
+        under = {p for p in known if any(Path(p).is_relative_to(r) for r in roots)}
+        if {str(f) for f in files} != under:
+            return True
+        for f in files:
+            st = f.stat()
+            rec = known[str(f)]
+            if (st.st_size, st.st_mtime_ns) != (rec.size, rec.mtime_ns):
+                return True
+        return False
+
+    # -- searching ------------------------------------------------------------
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._state.manifest
+
+    def __len__(self) -> int:
+        return self._state.manifest.passages
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        """The ``k`` passages closest in meaning to ``query``, best first."""
+        return self.search_many([query], k)[0]
+
+    def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Hit]]:
+        """Search many questions with one encoder call and one FAISS call."""
+        queries = list(queries)
+        check_query(queries, k)
+        if not queries:
+            return []
+        state = self._state
+        matrix = self.encoder.encode_queries(queries)
+        scores, ids = search_vectors(state.vectors, matrix, k)
+        terms = [query_terms(q) for q in queries]
+        postings = state.store.postings(s for ts in terms for t in ts for s in t.skeletons)
+        ranked = [
+            _rank(
+                state, matrix[i], scores[i], ids[i], name_scores(terms[i], postings, len(self)), k
+            )
+            for i in range(len(queries))
+        ]
+        rows = state.store.fetch(pid for ranking in ranked for pid, _ in ranking)
+        return [
+            [_hit(rank, pid, score, rows[pid]) for rank, (pid, score) in enumerate(ranking, 1)]
+            for ranking in ranked
+        ]
+
+    def close(self) -> None:
+        self._state.store.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------
+
+    def _write(self, change: Callable[[_Staging], Changes], sources: list[str]) -> Changes:
+        """Stage a new generation from the live one, apply ``change``, commit, reopen."""
+        chunking = ChunkingConfig(**self.manifest.chunking)
+        with self._write_lock, _locked(self.directory):
+            base = _load_state(self.directory)  # another process may have written since
+            try:
+                with _Staging(self.directory, base, self.encoder, chunking) as staging:
+                    changes = change(staging)
+                    staging.commit(sources)
+            finally:
+                base.store.close()
+            old, self._state = self._state, _load_state(self.directory)
+        old.store.close()
+        return changes
+
+
+class _Staging:
+    """A generation being written: a private copy to change, then commit or discard."""
+
+    def __init__(
+        self, directory: Path, base: _State | None, encoder: Encoder, chunking: ChunkingConfig
+    ) -> None:
+        self.directory = directory
+        self.encoder = encoder
+        self.chunking = chunking
+        taken = [_generation_number(p.name) for p in directory.glob("gen-*")]
+        number = max(taken, default=0) + 1
+        self.name = f"gen-{number:06d}"
+        self.tmp = directory / f".{self.name}.tmp"
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        if base is not None:
+            shutil.copyfile(base.store.path, self.tmp / DATABASE)
+            self.vectors = faiss.clone_index(base.vectors)
+        else:
+            self.vectors = new_vectors(encoder.dim)
+        self.store = Store(self.tmp / DATABASE, readonly=False)
+
+    def __enter__(self) -> _Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)  # gone already if committed
+
+    def sync(self, files: list[Path], progress: Progress | None, on_skip: OnSkip | None) -> Changes:
+        """Bring the given files up to date, embedding only texts not stored yet."""
+        changes = Changes()
+        known = self.store.documents()
+        planned: list[tuple[DocumentRecord, list[tuple[str, int, int, str]], bool]] = []
+        for path in files:
+            key = str(path)
+            try:
+                text = read_text(path)
+            except (UnreadableFile, OSError) as exc:
+                _skip(changes, Skipped(path, str(exc)), on_skip)
+                continue
+            stat = path.stat()
+            record = DocumentRecord(0, key, _sha256(text), stat.st_size, stat.st_mtime_ns)
+            old = known.get(key)
+            if old is not None and old.sha256 == record.sha256:
+                changes.unchanged += 1
+                if (old.size, old.mtime_ns) != (record.size, record.mtime_ns):
+                    self.store.touch_document(record)
+                continue
+            spans = [
+                (_sha256(normalize(s.text)), s.start, s.end, s.text)
+                for s in chunk(text, self.chunking)
+            ]
+            if not spans:
+                _skip(
+                    changes, Skipped(path, "no passages left after removing page chrome"), on_skip
+                )
+                continue
+            planned.append((record, spans, old is not None))
+
+        ids = self.store.passage_ids(h for _, spans, _ in planned for h, *_ in spans)
+        fresh: dict[str, str] = {}
+        for _, spans, _ in planned:
+            for sha, _, _, text in spans:
+                if sha not in ids:
+                    fresh.setdefault(sha, text)
+        self._embed(fresh, ids, progress)
+        changes.embedded = len(fresh)
+
+        for record, spans, existed in planned:
+            self.store.put_document(record, [(ids[sha], s, e) for sha, s, e, _ in spans])
+            (changes.updated if existed else changes.added).append(record.path)
+        remove_vectors(self.vectors, self.store.drop_orphans())
+        return changes
+
+    def remove(self, paths: list[str]) -> Changes:
+        self.store.remove_documents(paths)
+        remove_vectors(self.vectors, self.store.drop_orphans())
+        return Changes(removed=list(paths))
+
+    def _embed(self, texts: dict[str, str], ids: dict[str, int], progress: Progress | None) -> None:
+        """Embed new passages in batches, storing each with its vector."""
+        items = list(texts.items())
+        total = len(items)
+        if progress:
+            progress(0, total)
+        for i in range(0, total, ENCODE_BATCH):
+            batch = items[i : i + ENCODE_BATCH]
+            matrix = self.encoder.encode_passages([normalize(t) for _, t in batch])
+            new_ids = [self.store.add_passage(sha, text) for sha, text in batch]
+            add_vectors(self.vectors, new_ids, matrix)
+            ids.update(zip([sha for sha, _ in batch], new_ids, strict=True))
+            if progress:
+                progress(min(i + ENCODE_BATCH, total), total)
+
+    def commit(self, sources: list[str]) -> None:
+        """Write the vectors, then switch the manifest to this generation."""
+        self.store.commit()
+        documents, passages, occurrences = self.store.counts()
+        self.store.close()
+        if self.vectors.ntotal != passages:
+            raise IndexCorruptError(
+                f"internal error: {self.vectors.ntotal} vectors for {passages} passages; "
+                "nothing was written"
+            )
+        save_vectors(self.vectors, self.tmp / VECTORS)
+        final = self.directory / self.name
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(self.tmp, final)
+        manifest = Manifest(
+            generation=self.name,
+            encoder=self.encoder.spec(),
+            chunking=asdict(self.chunking),
+            sources=sources,
+            documents=documents,
+            passages=passages,
+            occurrences=occurrences,
+            built_at=time.time(),
+        )
+        write_manifest(self.directory, manifest)
+        for old in self.directory.glob("gen-*"):
+            if old.name != self.name:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+def _rank(
+    state: _State,
+    query: np.ndarray,
+    scores: np.ndarray,
+    ids: np.ndarray,
+    names: dict[int, float],
+    k: int,
+) -> list[tuple[int, float]]:
+    """Fuse dense similarity with the name/number bonus; the best ``k`` (id, score).
+
+    score = cosine + NAME_WEIGHT x (name score / best name score). Exact, not
+    approximate: a passage without a bonus can only enter the top ``k`` from
+    the dense top ``k``, and every passage with a bonus is scored here.
+    """
+    fused = {int(pid): float(s) for pid, s in zip(ids, scores, strict=True) if pid >= 0}
+    if names:
+        missing = [pid for pid in names if pid not in fused]
+        if missing:
+            vectors = np.vstack([state.vectors.reconstruct(pid) for pid in missing])
+            fused.update(zip(missing, (vectors @ query).tolist(), strict=True))
+        best = max(names.values())
+        for pid, value in names.items():
+            fused[pid] += NAME_WEIGHT * value / best
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+
+def _hit(rank: int, pid: int, score: float, row: tuple[str, list[Occurrence]]) -> Hit:
+    text, places = row
+    locations = tuple(Location(o.path, o.start, o.end) for o in places)
+    first = locations[0]
+    return Hit(rank, score, text, first.source, pid, first.start, first.end, locations)
+
+
+def ensure_index(
+    directory: str | Path | None = None,
+    *,
+    sources: Sequence[str | Path] = (),
+    progress: Progress | None = None,
+    on_skip: OnSkip | None = None,
+) -> Index:
+    """Open the index, building it from ``sources`` if missing, refreshing it if stale.
+
+    This is what ``semsearch ask`` does, so a first question on a fresh
+    checkout just works.
+    """
+    directory = Path(directory) if directory is not None else default_index_dir()
+    try:
+        idx = Index.open(directory)
+    except IndexNotFoundError:
+        if not sources:
+            raise
+        return Index.build(sources, directory, progress=progress, on_skip=on_skip)
+    if idx.is_stale():
+        idx.refresh(progress=progress, on_skip=on_skip)
+    return idx
+
+
+def _load_state(directory: Path) -> _State:
+    """Open the live generation, checking that its files agree with the manifest."""
+    manifest = read_manifest(directory)
+    gen = directory / manifest.generation
+    hint = f"; rebuild with: semsearch index PATH --index {directory}"
+    if not (gen / DATABASE).is_file() or not (gen / VECTORS).is_file():
+        raise IndexCorruptError(f"{gen} is missing its files{hint}")
+    try:
+        vectors = load_vectors(gen / VECTORS, manifest.dim)
+    except IndexCorruptError as exc:
+        raise IndexCorruptError(f"{exc}{hint}") from None
+    store = Store(gen / DATABASE, readonly=True)
+    try:
+        counts = store.counts()
+    except sqlite3.DatabaseError as exc:
+        store.close()
+        raise IndexCorruptError(f"{gen / DATABASE} is unreadable ({exc}){hint}") from None
+    if counts[1] != vectors.ntotal or counts[1] != manifest.passages:
+        store.close()
+        raise IndexCorruptError(
+            f"{directory} is inconsistent ({vectors.ntotal} vectors, {counts[1]} passages, "
+            f"manifest says {manifest.passages}){hint}"
+        )
+    return _State(manifest, store, vectors)
+
+
+def _reusable_generation(
+    directory: Path, encoder: Encoder, chunking: ChunkingConfig
+) -> _State | None:
+    """The live generation if a rebuild can start from it (same encoder and chunking)."""
+    try:
+        state = _load_state(directory)
+    except IndexNotFoundError:
+        return None
+    except IndexCorruptError:
+        return None  # a full rebuild replaces it
+    if state.manifest.encoder == encoder.spec() and state.manifest.chunking == asdict(chunking):
+        return state
+    state.store.close()
+    return None
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """Hold the folder's write lock; refuse folders that hold something else."""
+    if directory.exists() and not directory.is_dir():
+        raise NotAnIndexError(f"{directory} is a file, not an index folder")
+    if directory.is_dir() and not (directory / MANIFEST).exists():
+        foreign = [p.name for p in directory.iterdir() if not p.name.startswith(".")]
+        if foreign:
+            raise NotAnIndexError(
+                f"{directory} holds other files ({', '.join(sorted(foreign)[:3])}) and no "
+                f"{MANIFEST}; pass --index with a new or empty folder"
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _raise_nothing_indexed(roots: list[str], changes: Changes) -> None:
+    reasons = "; ".join(f"{s.path.name}: {s.reason}" for s in changes.skipped[:3])
+    raise InputError(
+        f"nothing to index in {', '.join(roots)}"
+        + (f" ({reasons})" if reasons else "")
+        + "; give UTF-8 .txt or .md files"
+    )
+
+
+def _skip(changes: Changes, skipped: Skipped, on_skip: OnSkip | None) -> None:
+    changes.skipped.append(skipped)
+    if on_skip:
+        on_skip(skipped)
+
+
+def _generation_number(name: str) -> int:
+    tail = name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,78 @@
+"""``manifest.json``: what an index is, and which generation of files is live.
+
+The manifest is the commit point of every write: new files are written into a
+fresh generation folder, then the manifest is atomically replaced to point at
+it. A crash before that leaves the previous generation in force.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import IndexCorruptError, IndexNotFoundError, NotAnIndexError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The index's identity card (JSON, never pickle)."""
+
+    generation: str
+    encoder: dict[str, Any]
+    chunking: dict[str, Any]
+    sources: list[str]
+    documents: int
+    passages: int
+    occurrences: int
+    built_at: float
+    format: int = FORMAT_VERSION
+    tool: str = field(default="semsearch")
+
+    @property
+    def dim(self) -> int:
+        return int(self.encoder["dim"])
+
+
+def manifest_path(directory: Path) -> Path:
+    return directory / MANIFEST
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """Load and validate the manifest, with an error that says what to do."""
+    path = manifest_path(directory)
+    if not path.exists():
+        if directory.is_dir() and any(not p.name.startswith(".") for p in directory.iterdir()):
+            raise NotAnIndexError(
+                f"{directory} is not a semsearch index (no {MANIFEST}); "
+                "pass --index with a new or empty folder"
+            )
+        raise IndexNotFoundError(
+            f"no index at {directory}; build one with: semsearch index PATH --index {directory}"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("tool") != "semsearch":
+            raise ValueError("not written by semsearch")
+        if data.get("format") != FORMAT_VERSION:
+            raise ValueError(f"format {data.get('format')}, this version reads {FORMAT_VERSION}")
+        return Manifest(**data)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise IndexCorruptError(
+            f"{path} is unreadable ({exc}); rebuild with: semsearch index PATH --index {directory}"
+        ) from None
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    """Atomically replace the manifest (write, fsync, rename)."""
+    tmp = directory / f".{MANIFEST}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(asdict(manifest), fh, ensure_ascii=False, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, manifest_path(directory))

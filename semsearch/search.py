@@ -1,0 +1,76 @@
+"""What a search returns: small frozen dataclasses, the same for CLI and library."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import QueryError
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place a passage's text stands: ``read_text(source)[start:end]``."""
+
+    source: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result.
+
+    ``source``/``start``/``end`` are the passage's first place; a paragraph
+    that a scraped page repeats is stored and scored once, and
+    ``occurrences`` lists every place it stands (the first included).
+    """
+
+    rank: int
+    score: float
+    text: str
+    source: str
+    passage_id: int
+    start: int
+    end: int
+    occurrences: tuple[Location, ...]
+
+    def to_dict(self, relative_to: Path | None = None) -> dict[str, Any]:
+        """JSON-ready form; paths shown relative to ``relative_to`` when inside it."""
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "text": self.text,
+            "source": display_path(self.source, relative_to),
+            "passage_id": self.passage_id,
+            "start": self.start,
+            "end": self.end,
+            "occurrences": [
+                {"source": display_path(o.source, relative_to), "start": o.start, "end": o.end}
+                for o in self.occurrences
+            ],
+        }
+
+
+def display_path(path: str, relative_to: Path | None) -> str:
+    """``path`` relative to ``relative_to`` if it lies inside it, else unchanged."""
+    if relative_to is None:
+        return path
+    try:
+        return (
+            os.path.relpath(path, relative_to) if Path(path).is_relative_to(relative_to) else path
+        )
+    except ValueError:
+        return path
+
+
+def check_query(queries: list[str], k: int) -> None:
+    """Refuse empty questions and k < 1 before any work is done."""
+    if k < 1:
+        raise QueryError(f"k must be 1 or more, got {k}")
+    for i, q in enumerate(queries):
+        if not isinstance(q, str) or not q.strip():
+            where = "" if len(queries) == 1 else f" (question {i + 1})"
+            raise QueryError(f'empty question{where}: ask something, e.g. semsearch ask "..."')

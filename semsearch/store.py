@@ -1,0 +1,203 @@
+"""SQLite side of the index: documents, unique passages and where each occurs.
+
+A passage row is one unique text (keyed by the hash of its normalised form)
+and owns one vector, whose FAISS id is the row id. Every place the text occurs
+is an *occurrence* keyed by (document, position), so repeated paragraphs are
+embedded once and never lose a location.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .skeletons import passage_terms
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256 TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS occurrences (
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    passage_id INTEGER NOT NULL REFERENCES passages(id),
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    PRIMARY KEY (document_id, seq)
+);
+CREATE INDEX IF NOT EXISTS occurrences_by_passage ON occurrences(passage_id);
+CREATE TABLE IF NOT EXISTS terms (
+    skeleton TEXT NOT NULL,
+    mask INTEGER NOT NULL,
+    passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    PRIMARY KEY (skeleton, mask, passage_id)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """What is known of an indexed file, to tell whether it changed."""
+
+    id: int
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One place a passage's text stands: ``read_text(path)[start:end]``."""
+
+    path: str
+    start: int
+    end: int
+
+
+class Store:
+    """A connection to one generation's ``passages.sqlite``.
+
+    Read-only stores open the file as immutable (generations never change
+    once committed) and serialise access with a lock, so one store serves
+    many threads.
+    """
+
+    def __init__(self, path: Path, *, readonly: bool) -> None:
+        self.path = path
+        if readonly:
+            self._db = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False
+            )
+        else:
+            self._db = sqlite3.connect(path, check_same_thread=False)
+            self._db.executescript(SCHEMA)
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    def counts(self) -> tuple[int, int, int]:
+        """(documents, passages, occurrences); also proves the file is a database."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM passages),"
+                " (SELECT count(*) FROM occurrences)"
+            ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def documents(self) -> dict[str, DocumentRecord]:
+        rows = self._db.execute("SELECT id, path, sha256, size, mtime_ns FROM documents")
+        return {r[1]: DocumentRecord(*r) for r in rows}
+
+    def passage_ids(self, hashes: Iterable[str]) -> dict[str, int]:
+        """Ids of the passages already stored for these text hashes."""
+        wanted = list(set(hashes))
+        found: dict[str, int] = {}
+        for i in range(0, len(wanted), 500):
+            batch = wanted[i : i + 500]
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT sha256, id FROM passages WHERE sha256 IN ({marks})", batch
+            )
+            found.update(dict(rows.fetchall()))
+        return found
+
+    def add_passage(self, sha256: str, text: str) -> int:
+        """Store a unique text with its name/number terms; return its id (= vector id)."""
+        cur = self._db.execute("INSERT INTO passages (sha256, text) VALUES (?, ?)", (sha256, text))
+        pid = cur.lastrowid
+        assert pid is not None
+        self._db.executemany(
+            "INSERT INTO terms (skeleton, mask, passage_id) VALUES (?, ?, ?)",
+            [(skeleton, mask, pid) for skeleton, mask in passage_terms(text)],
+        )
+        return pid
+
+    def postings(self, skeletons: Iterable[str]) -> list[tuple[str, int, int]]:
+        """(skeleton, mask, passage_id) rows for the given skeletons."""
+        wanted = sorted(set(skeletons))
+        if not wanted:
+            return []
+        marks = ",".join("?" * len(wanted))
+        with self._lock:
+            return self._db.execute(
+                f"SELECT skeleton, mask, passage_id FROM terms WHERE skeleton IN ({marks})", wanted
+            ).fetchall()
+
+    def put_document(
+        self,
+        record: DocumentRecord,
+        occurrences: Sequence[tuple[int, int, int]],
+    ) -> None:
+        """Insert or replace a document with its (passage_id, start, end) list."""
+        self.remove_documents([record.path])
+        cur = self._db.execute(
+            "INSERT INTO documents (path, sha256, size, mtime_ns) VALUES (?, ?, ?, ?)",
+            (record.path, record.sha256, record.size, record.mtime_ns),
+        )
+        doc_id = cur.lastrowid
+        self._db.executemany(
+            "INSERT INTO occurrences (document_id, seq, passage_id, start, end)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(doc_id, seq, pid, s, e) for seq, (pid, s, e) in enumerate(occurrences)],
+        )
+
+    def touch_document(self, record: DocumentRecord) -> None:
+        """Record a new size and mtime for a file whose content did not change."""
+        self._db.execute(
+            "UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?",
+            (record.size, record.mtime_ns, record.path),
+        )
+
+    def remove_documents(self, paths: Iterable[str]) -> int:
+        cur = self._db.executemany("DELETE FROM documents WHERE path = ?", [(p,) for p in paths])
+        return cur.rowcount
+
+    def drop_orphans(self) -> list[int]:
+        """Delete passages no document uses any more; return their ids."""
+        orphans = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT id FROM passages WHERE id NOT IN (SELECT passage_id FROM occurrences)"
+            )
+        ]
+        self._db.executemany("DELETE FROM passages WHERE id = ?", [(i,) for i in orphans])
+        return orphans
+
+    def fetch(self, passage_ids: Iterable[int]) -> dict[int, tuple[str, list[Occurrence]]]:
+        """Text and every occurrence (in document order) of the given passages."""
+        ids = sorted(set(passage_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            texts = self._db.execute(
+                f"SELECT id, text FROM passages WHERE id IN ({marks})", ids
+            ).fetchall()
+            places = self._db.execute(
+                "SELECT o.passage_id, d.path, o.start, o.end FROM occurrences o"
+                f" JOIN documents d ON d.id = o.document_id WHERE o.passage_id IN ({marks})"
+                " ORDER BY d.path, o.seq",
+                ids,
+            ).fetchall()
+        out: dict[int, tuple[str, list[Occurrence]]] = {pid: (text, []) for pid, text in texts}
+        for pid, path, start, end in places:
+            out[pid][1].append(Occurrence(path, start, end))
+        return out

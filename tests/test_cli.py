@@ -1,0 +1,151 @@
+"""The CLI as a user runs it: typer's runner in-process, and the real console script."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from semsearch.cli import app
+
+from .conftest import QAIM, SEEDS
+
+QUESTION = "when did the Qaim base handover happen"
+runner = CliRunner()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh folder holding only a copy of seeds/, as a new user's checkout would."""
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SEMSEARCH_INDEX", raising=False)
+    return tmp_path
+
+
+def _semsearch() -> list[str]:
+    script = Path(sys.executable).parent / "semsearch"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "semsearch"]
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SEMSEARCH_INDEX"}
+    return subprocess.run(
+        [*_semsearch(), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+def test_first_ask_builds_the_index_from_seeds_then_answers(workdir: Path) -> None:
+    result = runner.invoke(app, ["ask", QUESTION, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["query"] == QUESTION
+    top = data["hits"][0]
+    assert QAIM in top["text"]
+    assert set(top) >= {"rank", "score", "text", "source", "passage_id", "start", "end"}
+    assert top["rank"] == 1 and top["source"] == "seeds/000_13cb502306774242.txt"
+    assert (workdir / "seeds" / "000_13cb502306774242.txt").read_text()[
+        top["start"] : top["end"]
+    ] == top["text"]
+    assert (workdir / "index" / "manifest.json").exists()
+    assert "embedding" in result.stderr
+
+
+def test_the_console_script_answers_in_a_fresh_folder(workdir: Path) -> None:
+    first = _run("ask", QUESTION, "-k", "3", cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("1. ")
+    assert QAIM in first.stdout.split("\n2. ")[0]
+    assert "seeds/000_13cb502306774242.txt:" in first.stdout
+    again = _run("ask", QUESTION, "--json", "-k", "2", cwd=workdir)
+    assert again.returncode == 0 and again.stderr == ""  # index reused: nothing rebuilt
+    hits = json.loads(again.stdout)["hits"]
+    assert len(hits) == 2 and QAIM in hits[0]["text"]
+
+
+def test_ask_refreshes_after_a_seed_changes(workdir: Path) -> None:
+    assert runner.invoke(app, ["ask", QUESTION]).exit_code == 0
+    new = workdir / "seeds" / "005_new.txt"
+    new.write_text(
+        "أعلنت وزارة الدفاع أن آخر جندي غادر قاعدة عين الأسد الجوية في محافظة الأنبار.\n"
+    )
+    result = runner.invoke(app, ["ask", "who left Ain al-Asad air base", "--json", "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert "embedding 1 passages" in result.stderr
+    assert json.loads(result.stdout)["hits"][0]["source"] == "seeds/005_new.txt"
+
+
+def test_index_command_and_info(workdir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    result = runner.invoke(app, ["index", "seeds", "--index", str(target), "--json"])
+    assert result.exit_code == 0, result.output
+    built = json.loads(result.stdout)
+    assert built["documents"] == 5 and built["encoder"] == "e5-small-q4"
+    info = runner.invoke(app, ["info", "--json"], env={"SEMSEARCH_INDEX": str(target)})
+    assert json.loads(info.stdout)["passages"] == built["passages"]
+    plain = runner.invoke(app, ["info", "--index", str(target)])
+    assert "e5-small-q4" in plain.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", ""], "empty question"),
+        (["ask", "   "], "empty question"),
+        (["ask", QUESTION, "-k", "0"], "k must be 1 or more, got 0"),
+        (["ask", QUESTION, "--index", "nowhere", "--no-refresh"], "no index at nowhere"),
+        (["index", "missing-folder"], "no such file or folder: missing-folder"),
+        (["index", "seeds", "--max-chars", "5"], "max_chars must be at least 50, got 5"),
+        (["info", "--index", "seeds"], "seeds is not a semsearch index"),
+        (["index", "seeds", "--index", "seeds"], "holds other files"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_and_exit_1(
+    workdir: Path, args: list[str], message: str
+) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert sorted(p.name for p in (workdir / "seeds").iterdir()) == sorted(
+        p.name for p in SEEDS.iterdir()
+    )
+
+
+def test_no_index_and_no_seeds_says_how_to_build_one(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SEMSEARCH_INDEX", raising=False)
+    result = runner.invoke(app, ["ask", QUESTION])
+    assert result.exit_code == 1
+    assert "semsearch index PATH" in result.stderr
+
+
+def test_a_corrupt_index_is_reported_and_kept(workdir: Path) -> None:
+    assert runner.invoke(app, ["ask", QUESTION]).exit_code == 0
+    manifest = workdir / "index" / "manifest.json"
+    gen = workdir / "index" / json.loads(manifest.read_text())["generation"]
+    (gen / "vectors.faiss").write_bytes(b"not faiss")
+    result = runner.invoke(app, ["ask", QUESTION])
+    assert result.exit_code == 1 and "rebuild" in result.stderr
+    rebuilt = runner.invoke(app, ["index"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert runner.invoke(app, ["ask", QUESTION]).exit_code == 0
+
+
+def test_skipped_files_are_warned_about_and_the_rest_indexed(workdir: Path) -> None:
+    (workdir / "seeds" / "broken.txt").write_bytes(b"\xff\xfe bad bytes")
+    result = runner.invoke(app, ["index", "seeds"])
+    assert result.exit_code == 0
+    assert "warning: skipped" in result.stderr and "broken.txt" in result.stderr
+    assert "indexed 5 documents" in result.stderr
+
+
+def test_help_teaches(workdir: Path) -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "semsearch ask" in result.stdout and "index" in result.stdout

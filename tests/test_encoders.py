@@ -1,0 +1,51 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from semsearch.encoders import DEFAULT_ENCODER, Encoder, load_encoder
+from semsearch.errors import EncoderError
+
+
+def test_the_default_encoder_is_the_bundled_multilingual_model() -> None:
+    enc = load_encoder()
+    assert isinstance(enc, Encoder)
+    assert enc.name == DEFAULT_ENCODER and enc.dim == 384
+    q = enc.encode_queries(["when did the Qaim base handover happen"])
+    p = enc.encode_passages(["وتسلمت القوات الأمنية العراقية قاعدة القائم", "a recipe for bread"])
+    assert q.shape == (1, 384) and p.shape == (2, 384) and q.dtype == np.float32
+    assert np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-4)
+    assert (p @ q[0])[0] > (p @ q[0])[1]  # cross-lingual: the Arabic answer wins
+
+
+def test_queries_and_passages_get_different_prefixes() -> None:
+    enc = load_encoder()
+    text = ["the same words"]
+    assert not np.allclose(enc.encode_queries(text), enc.encode_passages(text))
+
+
+def test_the_encoder_is_loaded_once() -> None:
+    assert load_encoder("default") is load_encoder(DEFAULT_ENCODER)
+
+
+def test_an_unknown_encoder_names_the_choices() -> None:
+    with pytest.raises(EncoderError, match="e5-small-q4"):
+        load_encoder("gpt-17")
+
+
+def test_import_semsearch_is_cheap_and_the_query_path_never_imports_torch(tmp_path) -> None:
+    code = (
+        "import sys, semsearch\n"
+        "heavy = {'faiss', 'numpy', 'torch', 'sentence_transformers'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+        "from semsearch import Index\n"
+        f"Index.build(['{tmp_path}/d'], '{tmp_path}/i').search('question')\n"
+        "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules\n"
+    )
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text(
+        "A paragraph that is long enough to be indexed as a passage.\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

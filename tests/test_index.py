@@ -1,0 +1,307 @@
+import json
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from semsearch import Index
+from semsearch.errors import (
+    EncoderMismatchError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    InputError,
+    NotAnIndexError,
+    QueryError,
+)
+from semsearch.index import NAME_WEIGHT, ensure_index
+from semsearch.skeletons import name_scores, query_terms
+from semsearch.sources import read_text
+
+from .conftest import QAIM, FakeEncoder, write
+
+QUESTIONS = [
+    "when did the Qaim base handover happen",
+    "how many American soldiers are in Syria",
+    "Who is the US ambassador in Baghdad?",
+    "متى وقعت اتفاقية الإطار الاستراتيجي؟",
+    "what did the Wall Street Journal report",
+    "covid cooperation",
+    "Brett McGurk",
+    "Islamic Resistance in Iraq attacks",
+]
+
+
+# -- the real model on the seeds ---------------------------------------------
+
+
+def test_repeated_paragraphs_are_embedded_once_and_every_place_is_kept(seeds_index: Index) -> None:
+    m = seeds_index.manifest
+    assert m.documents == 5
+    assert m.passages < m.occurrences  # seeds 000 and 004 repeat whole blocks
+    hit = next(h for h in seeds_index.search(QAIM, k=3) if QAIM in h.text)
+    assert [Path(o.source).name for o in hit.occurrences] == ["000_13cb502306774242.txt"] * 2
+    assert hit.occurrences[0].start != hit.occurrences[1].start
+
+
+def test_every_hit_maps_back_to_the_exact_text_in_its_file(seeds_index: Index) -> None:
+    for hits in seeds_index.search_many(QUESTIONS, k=10):
+        for hit in hits:
+            for place in hit.occurrences:
+                text = read_text(Path(place.source))
+                assert " ".join(text[place.start : place.end].split()) == " ".join(hit.text.split())
+            assert (hit.source, hit.start, hit.end) == tuple(vars(hit.occurrences[0]).values())
+
+
+def test_search_agrees_with_numpy_brute_force(seeds_index: Index) -> None:
+    """Every passage scored in numpy: cosine plus the name bonus, best k kept."""
+    state = seeds_index._state
+    ids = np.array([state.vectors.id_map.at(i) for i in range(state.vectors.ntotal)])
+    matrix = np.vstack([state.vectors.reconstruct(int(i)) for i in ids])
+    queries = seeds_index.encoder.encode_queries(QUESTIONS)
+    dense = queries @ matrix.T
+    for q, hits in enumerate(seeds_index.search_many(QUESTIONS, k=5)):
+        terms = query_terms(QUESTIONS[q])
+        postings = state.store.postings(s for t in terms for s in t.skeletons)
+        names = name_scores(terms, postings, len(ids))
+        bonus = np.array([names.get(int(i), 0.0) for i in ids])
+        fused = dense[q] + (NAME_WEIGHT * bonus / bonus.max() if bonus.max() > 0 else 0)
+        order = np.lexsort((ids, -fused))[:5]
+        assert [h.passage_id for h in hits] == list(ids[order])
+        assert np.allclose([h.score for h in hits], fused[order], atol=1e-5)
+
+
+def test_the_name_bonus_changes_rankings_on_the_seeds(seeds_index: Index) -> None:
+    """Guard against a bonus that never fires: some question must be reordered."""
+    state = seeds_index._state
+    queries = seeds_index.encoder.encode_queries(QUESTIONS)
+    _, ids = state.vectors.search(queries, 5)
+    fused = [[h.passage_id for h in hits] for hits in seeds_index.search_many(QUESTIONS, k=5)]
+    assert fused != ids.tolist()
+
+
+def test_search_is_search_many_of_one(seeds_index: Index) -> None:
+    assert seeds_index.search(QUESTIONS[0], k=4) == seeds_index.search_many([QUESTIONS[0]], k=4)[0]
+
+
+def test_hits_are_ranked_and_complete(seeds_index: Index) -> None:
+    hits = seeds_index.search("Kadhimi meets the US ambassador", k=3)
+    assert [h.rank for h in hits] == [1, 2, 3]
+    assert all(h.text and h.source.endswith(".txt") and h.end > h.start for h in hits)
+    assert len(seeds_index.search("anything", k=1000)) == len(seeds_index)
+
+
+def test_eight_threads_get_the_same_answers_as_one(seeds_index: Index) -> None:
+    expected = [seeds_index.search(q, k=5) for q in QUESTIONS]
+    results: dict[int, list] = {}
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            results[n] = [seeds_index.search(q, k=5) for q in QUESTIONS[n:] + QUESTIONS[:n]]
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for n in range(8):
+        rotated = expected[n:] + expected[:n]
+        assert [[h.passage_id for h in hs] for hs in results[n]] == [
+            [h.passage_id for h in hs] for hs in rotated
+        ]
+
+
+@pytest.mark.parametrize(("query", "k"), [("", 5), ("   ", 5), ("question", 0), ("question", -3)])
+def test_bad_questions_are_refused(seeds_index: Index, query: str, k: int) -> None:
+    with pytest.raises(QueryError):
+        seeds_index.search(query, k=k)
+
+
+def test_opening_reads_the_manifest_and_embeds_nothing(seeds_index: Index, monkeypatch) -> None:
+    import semsearch.index as index_module
+
+    def boom(*a, **kw):  # pragma: no cover - must not run
+        raise AssertionError("opening must not embed")
+
+    monkeypatch.setattr(index_module._Staging, "_embed", boom)
+    again = Index.open(seeds_index.directory)
+    assert again.search(QAIM, k=1)[0].passage_id == seeds_index.search(QAIM, k=1)[0].passage_id
+
+
+# -- persistence and bad input, with a fake encoder for speed -----------------
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    write(root / "a.txt", "The first document talks about apples and orchards in the valley.\n")
+    write(root / "b.txt", "The second document talks about boats and harbours on the coast.\n")
+    return root
+
+
+def _build(corpus: Path, tmp_path: Path, enc: FakeEncoder) -> Index:
+    return Index.build([corpus], tmp_path / "index", encoder=enc)
+
+
+def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    (corpus / "bin.txt").write_bytes(b"\x00\x01binary")
+    (corpus / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (corpus / "empty.txt").write_bytes(b"")
+    skipped = []
+    idx = Index.build([corpus], tmp_path / "index", encoder=fake_encoder, on_skip=skipped.append)
+    assert idx.manifest.documents == 2
+    reasons = {s.path.name: s.reason for s in skipped}
+    assert set(reasons) == {"bin.txt", "latin1.txt", "empty.txt"}
+    assert "UTF-8" in reasons["latin1.txt"] and "binary" in reasons["bin.txt"]
+
+
+def test_a_failed_rebuild_leaves_the_previous_index_usable(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    before = idx.search("apples", k=2)
+    only_bad = tmp_path / "bad"
+    (only_bad / "x.txt").parent.mkdir()
+    (only_bad / "x.txt").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(InputError, match="nothing to index"):
+        Index.build([only_bad], idx.directory, encoder=fake_encoder)
+    with pytest.raises(InputError, match="no such file"):
+        Index.build([tmp_path / "missing"], idx.directory, encoder=fake_encoder)
+    assert Index.open(idx.directory, encoder=fake_encoder).search("apples", k=2) == before
+    assert not list(idx.directory.glob(".gen-*"))  # staging cleaned up
+
+
+def test_a_crash_before_commit_leaves_the_previous_index(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    import semsearch.index as index_module
+
+    def crash(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(index_module, "write_manifest", crash)
+    write(corpus / "c.txt", "A third document about carrots and cabbages in the garden.\n")
+    with pytest.raises(KeyboardInterrupt):
+        idx.add([corpus])
+    monkeypatch.undo()
+    reopened = Index.open(idx.directory, encoder=fake_encoder)
+    assert reopened.manifest.documents == 2
+    assert len(reopened.search("carrots", k=5)) == 2
+
+
+def test_add_embeds_only_new_text_and_remove_drops_vectors(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    assert sum(fake_encoder.passage_calls) == 2
+    write(corpus / "c.txt", "A third document about carrots and cabbages in the garden.\n")
+    changes = idx.add([corpus])
+    assert [Path(p).name for p in changes.added] == ["c.txt"] and changes.unchanged == 2
+    assert sum(fake_encoder.passage_calls) == 3
+    assert idx.manifest.passages == 3
+    idx.remove([corpus / "a.txt"])
+    assert idx.manifest.documents == 2 and idx.manifest.passages == 2
+    assert all("apples" not in h.text for h in idx.search("apples orchards", k=5))
+    with pytest.raises(InputError, match="no indexed documents"):
+        idx.remove([corpus / "a.txt"])
+
+
+def test_refresh_follows_changes_and_deletions(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    assert not idx.is_stale()
+    write(corpus / "b.txt", "The second document now talks about trains and stations instead.\n")
+    os.utime(corpus / "b.txt", ns=(1, 1))
+    (corpus / "a.txt").unlink()
+    assert idx.is_stale()
+    changes = idx.refresh()
+    assert [Path(p).name for p in changes.updated] == ["b.txt"]
+    assert [Path(p).name for p in changes.removed] == ["a.txt"]
+    assert not idx.is_stale()
+    assert "trains" in idx.search("trains", k=1)[0].text
+
+
+def test_ensure_index_builds_a_missing_index_from_sources(corpus: Path, tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="semsearch index"):
+        ensure_index(tmp_path / "none")
+    idx = ensure_index(tmp_path / "new", sources=[corpus])
+    assert idx.manifest.documents == 2
+
+
+def test_a_folder_of_other_files_is_neither_read_nor_overwritten(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    precious = write(tmp_path / "mine" / "thesis.txt", "do not lose me")
+    with pytest.raises(NotAnIndexError, match="not a semsearch index"):
+        Index.open(precious.parent)
+    with pytest.raises(NotAnIndexError, match="other files"):
+        Index.build([corpus], precious.parent, encoder=fake_encoder)
+    assert precious.read_text() == "do not lose me"
+
+
+def test_an_index_is_refused_by_another_encoder(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder, seeds_index: Index
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    with pytest.raises(EncoderMismatchError, match="fake-bow"):
+        Index.open(idx.directory, encoder=seeds_index.encoder)
+    with pytest.raises(EncoderMismatchError, match="e5-small-q4"):
+        Index.open(seeds_index.directory, encoder=fake_encoder)
+
+
+def _live(directory: Path) -> Path:
+    return directory / json.loads((directory / "manifest.json").read_text())["generation"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (_live(d) / "vectors.faiss").write_bytes(b"garbage"), "FAISS"),
+        (lambda d: (_live(d) / "passages.sqlite").write_bytes(b"garbage" * 100), "unreadable"),
+        (lambda d: (_live(d) / "vectors.faiss").unlink(), "missing its files"),
+        (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable"),
+        (
+            lambda d: (d / "manifest.json").write_text('{"tool": "semsearch", "format": 99}'),
+            "format 99",
+        ),
+    ],
+)
+def test_corrupt_index_files_give_a_clear_error(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder, damage, message: str
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    damage(idx.directory)
+    with pytest.raises(IndexCorruptError, match=message):
+        Index.open(idx.directory, encoder=fake_encoder)
+
+
+def test_desynchronised_vectors_and_passages_are_detected(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    db = sqlite3.connect(_live(idx.directory) / "passages.sqlite")
+    db.execute("DELETE FROM passages WHERE id = (SELECT max(id) FROM passages)")
+    db.commit()
+    db.close()
+    with pytest.raises(IndexCorruptError, match="inconsistent"):
+        Index.open(idx.directory, encoder=fake_encoder)
+
+
+def test_a_rebuild_with_a_corrupt_index_replaces_it(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    (_live(idx.directory) / "vectors.faiss").write_bytes(b"garbage")
+    rebuilt = Index.build([corpus], idx.directory, encoder=fake_encoder)
+    assert rebuilt.manifest.documents == 2
+    assert len(list(idx.directory.glob("gen-*"))) == 1
