@@ -38,7 +38,7 @@ from .errors import (
     InputError,
     NotAnIndexError,
 )
-from .manifest import MANIFEST, Manifest, read_manifest, write_manifest
+from .manifest import MANIFEST, Manifest, foreign_entries, read_manifest, write_manifest
 from .search import Hit, Location, check_query
 from .skeletons import name_scores, query_terms
 from .sources import Skipped, UnreadableFile, discover, read_text
@@ -535,13 +535,12 @@ def _locked(directory: Path) -> Iterator[None]:
     """Hold the folder's write lock; refuse folders that hold something else."""
     if directory.exists() and not directory.is_dir():
         raise NotAnIndexError(f"{directory} is a file, not an index folder")
-    if directory.is_dir() and not (directory / MANIFEST).exists():
-        foreign = [p.name for p in directory.iterdir() if not p.name.startswith(".")]
-        if foreign:
-            raise NotAnIndexError(
-                f"{directory} holds other files ({', '.join(sorted(foreign)[:3])}) and no "
-                f"{MANIFEST}; pass --index with a new or empty folder"
-            )
+    foreign = foreign_entries(directory)
+    if foreign:
+        raise NotAnIndexError(
+            f"{directory} holds other files ({', '.join(foreign[:3])}) and no "
+            f"{MANIFEST}; pass --index with a new or empty folder"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)

@@ -43,11 +43,25 @@ def manifest_path(directory: Path) -> Path:
     return directory / MANIFEST
 
 
+def foreign_entries(directory: Path) -> list[str]:
+    """Names in a folder without a manifest that semsearch did not put there.
+
+    Hidden files and a README (the repo's ``index/`` ships both) don't count,
+    so such a folder can become an index; anything else means the folder holds
+    someone's files, which are neither read as an index nor overwritten.
+    """
+    if not directory.is_dir() or manifest_path(directory).exists():
+        return []
+    return sorted(
+        p.name for p in directory.iterdir() if not p.name.startswith(".") and p.name != "README.md"
+    )
+
+
 def read_manifest(directory: Path) -> Manifest:
     """Load and validate the manifest, with an error that says what to do."""
     path = manifest_path(directory)
     if not path.exists():
-        if directory.is_dir() and any(not p.name.startswith(".") for p in directory.iterdir()):
+        if foreign_entries(directory):
             raise NotAnIndexError(
                 f"{directory} is not a semsearch index (no {MANIFEST}); "
                 "pass --index with a new or empty folder"

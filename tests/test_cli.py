@@ -20,8 +20,11 @@ runner = CliRunner()
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh folder holding only a copy of seeds/, as a new user's checkout would."""
+    """A fresh folder laid out as a new user's checkout: seeds/ and the tracked index/ files."""
     shutil.copytree(SEEDS, tmp_path / "seeds")
+    (tmp_path / "index").mkdir()
+    for name in ("README.md", ".gitignore"):
+        shutil.copy(SEEDS.parent / "index" / name, tmp_path / "index" / name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SEMSEARCH_INDEX", raising=False)
     return tmp_path
