@@ -43,7 +43,7 @@ IndexDir = Annotated[
     typer.Option(
         "--index",
         envvar="SEMSEARCH_INDEX",
-        help="Index folder [default: index/, or $SEMSEARCH_INDEX].",
+        help="Index folder (default: index/, or $SEMSEARCH_INDEX).",
         show_default=False,
     ),
 ]
@@ -101,11 +101,37 @@ def index_cmd(
     overlap: Annotated[
         int, typer.Option(help="Characters shared by consecutive split passages.")
     ] = 200,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Encoder: e5-small-q4 (bundled), or st:PATH / st:HUB/NAME for a "
+            "sentence-transformers model. Default: the index's own, else e5-small-q4.",
+            show_default=False,
+        ),
+    ] = None,
+    device: Annotated[str, typer.Option(help="For st: models: auto, cpu, cuda or mps.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="For st: models: texts per forward pass.")] = 32,
+    max_seq_length: Annotated[
+        int | None,
+        typer.Option(
+            help="For st: models: truncate inputs to this many tokens.", show_default=False
+        ),
+    ] = None,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Build or rebuild an index of PATHS (only changed files are re-embedded)."""
+    """Build or rebuild an index of PATHS (only changed files are re-embedded).
+
+    Examples:
+
+      semsearch index seeds/
+
+      semsearch index archive/ --index archive-index --model st:intfloat/multilingual-e5-base
+    """
     from .chunking import ChunkingConfig
+    from .encoders import EncoderOptions
     from .index import Index, default_index_dir
     from .manifest import read_manifest
 
@@ -113,6 +139,7 @@ def index_cmd(
     started = time.perf_counter()
     with _errors():
         chunking = ChunkingConfig(max_chars=max_chars, min_chars=min_chars, overlap_chars=overlap)
+        options = EncoderOptions(device, batch_size, max_seq_length)
         if not paths:
             manifest = directory / "manifest.json"
             paths = (
@@ -122,7 +149,13 @@ def index_cmd(
             )
         with _reporter(quiet) as (progress, on_skip):
             idx = Index.build(
-                paths, directory, chunking=chunking, progress=progress, on_skip=on_skip
+                paths,
+                directory,
+                encoder=model,
+                options=options,
+                chunking=chunking,
+                progress=progress,
+                on_skip=on_skip,
             )
     info = _info(idx)
     if as_json:
@@ -151,11 +184,44 @@ def info(index: IndexDir = None, as_json: Json = False) -> None:
         typer.echo(f"{key:>12}: {value}")
 
 
+@app.command()
+def models(index: IndexDir = None, as_json: Json = False) -> None:
+    """List the encoders available here, and which one built the index."""
+    from .encoders import available_encoders
+    from .index import default_index_dir
+    from .manifest import read_manifest
+
+    directory = index or default_index_dir()
+    try:
+        built_with: dict[str, object] | None = read_manifest(directory).encoder
+    except SemsearchError:
+        built_with = None
+    encoders = available_encoders()
+    if as_json:
+        _print_json(
+            {
+                "index": str(directory),
+                "built_with": built_with,
+                "available": [vars(e) for e in encoders],
+            }
+        )
+        return
+    if built_with:
+        typer.echo(f"{directory} was built with {built_with['name']} ({built_with['dim']} dims)")
+    else:
+        typer.echo(f"no index at {directory}")
+    typer.echo("encoders available here:")
+    for e in encoders:
+        mark = "" if e.ready else "  [not installed]"
+        typer.echo(f"  {e.name}\n      {e.description}{mark}")
+
+
 def _info(idx: Index) -> dict[str, object]:
     m = idx.manifest
     return {
         "index": str(idx.directory),
         "encoder": m.encoder["name"],
+        "backend": m.encoder.get("backend"),
         "dim": m.dim,
         "documents": m.documents,
         "passages": m.passages,

