@@ -45,7 +45,7 @@ from .errors import (
     SemsearchError,
 )
 from .manifest import MANIFEST, Manifest, foreign_entries, read_manifest, write_manifest
-from .search import Hit, Location, check_query
+from .search import Hit, Location, Passage, check_query
 from .skeletons import name_scores, query_terms
 from .sources import Skipped, UnreadableFile, discover, read_text
 from .store import DocumentRecord, Occurrence, Store
@@ -53,6 +53,8 @@ from .vectors import (
     add_vectors,
     load_vectors,
     new_vectors,
+    range_search_vectors,
+    reconstruct_vectors,
     remove_vectors,
     save_vectors,
     search_vectors,
@@ -291,6 +293,38 @@ class Index:
             for ranking in ranked
         ]
 
+    # -- whole-collection access, for reports ----------------------------------
+
+    def passages(self, ids: Iterable[int] | None = None) -> list[Passage]:
+        """Stored passages (all of them by default), by id."""
+        store = self._state.store
+        rows = store.fetch(store.passage_ids_all() if ids is None else ids)
+        return [
+            Passage(pid, text, tuple(Location(o.path, o.start, o.end) for o in places))
+            for pid, (text, places) in sorted(rows.items())
+        ]
+
+    def document(self, path: str | Path) -> list[tuple[int, Location]]:
+        """(passage_id, place) of an indexed document's passages, in reading order."""
+        key = str(Path(path).expanduser().resolve())
+        return [
+            (pid, Location(key, s, e)) for pid, s, e in self._state.store.document_occurrences(key)
+        ]
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored (normalised) vectors of these passages, one row each."""
+        return reconstruct_vectors(self._state.vectors, list(ids))
+
+    def nearest(self, matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """One FAISS call: the ``k`` nearest passages (scores, ids) for each row."""
+        return search_vectors(self._state.vectors, matrix, k)
+
+    def within(
+        self, matrix: np.ndarray, threshold: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One FAISS call: every passage with similarity >= ``threshold`` to each row."""
+        return range_search_vectors(self._state.vectors, matrix, threshold)
+
     def close(self) -> None:
         self._state.store.close()
 
@@ -462,7 +496,7 @@ def _rank(
     if names:
         missing = [pid for pid in names if pid not in fused]
         if missing:
-            vectors = np.vstack([state.vectors.reconstruct(pid) for pid in missing])
+            vectors = reconstruct_vectors(state.vectors, missing)
             fused.update(zip(missing, (vectors @ query).tolist(), strict=True))
         best = max(names.values())
         for pid, value in names.items():

@@ -54,6 +54,15 @@ class Hit:
         }
 
 
+@dataclass(frozen=True)
+class Passage:
+    """A stored passage: its text once, and every place it stands."""
+
+    passage_id: int
+    text: str
+    occurrences: tuple[Location, ...]
+
+
 def display_path(path: str, relative_to: Path | None) -> str:
     """``path`` relative to ``relative_to`` if it lies inside it, else unchanged."""
     if relative_to is None:

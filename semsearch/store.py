@@ -181,6 +181,19 @@ class Store:
         self._db.executemany("DELETE FROM passages WHERE id = ?", [(i,) for i in orphans])
         return orphans
 
+    def passage_ids_all(self) -> list[int]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT id FROM passages ORDER BY id")]
+
+    def document_occurrences(self, path: str) -> list[tuple[int, int, int]]:
+        """(passage_id, start, end) of one document, in reading order."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT o.passage_id, o.start, o.end FROM occurrences o"
+                " JOIN documents d ON d.id = o.document_id WHERE d.path = ? ORDER BY o.seq",
+                (path,),
+            ).fetchall()
+
     def fetch(self, passage_ids: Iterable[int]) -> dict[int, tuple[str, list[Occurrence]]]:
         """Text and every occurrence (in document order) of the given passages."""
         ids = sorted(set(passage_ids))

@@ -51,3 +51,21 @@ def search_vectors(
     """Top-``k`` (scores, ids) per query row; ids are -1 where fewer exist."""
     k = max(1, min(k, index.ntotal))
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+
+def reconstruct_vectors(index: faiss.Index, ids: list[int]) -> np.ndarray:
+    """The stored vectors of the given ids, one row each."""
+    if not ids:
+        return np.zeros((0, index.d), dtype=np.float32)
+    return np.vstack([index.reconstruct(int(i)) for i in ids])
+
+
+def range_search_vectors(
+    index: faiss.Index, queries: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every stored vector with similarity >= ``threshold`` to each query, in one call.
+
+    Returns FAISS's (lims, scores, ids): query ``i``'s results are
+    ``scores[lims[i]:lims[i + 1]]`` and ``ids[lims[i]:lims[i + 1]]``.
+    """
+    return index.range_search(np.ascontiguousarray(queries, dtype=np.float32), float(threshold))

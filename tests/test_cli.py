@@ -152,3 +152,48 @@ def test_help_teaches(workdir: Path) -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "semsearch ask" in result.stdout and "index" in result.stdout
+
+
+def test_report_queries_writes_each_format_and_prints_json(workdir: Path) -> None:
+    questions = workdir / "questions.txt"
+    questions.write_text(f"{QUESTION}\nhow many soldiers in Syria\n", encoding="utf-8")
+    assert runner.invoke(app, ["index", "seeds", "-q"]).exit_code == 0
+    for suffix in ("csv", "json", "html"):
+        result = runner.invoke(
+            app, ["report", "queries", str(questions), "-k", "2", "--out", f"r.{suffix}"]
+        )
+        assert result.exit_code == 0, result.output
+        assert f"wrote r.{suffix}" in result.stderr and (workdir / f"r.{suffix}").stat().st_size > 0
+    printed = runner.invoke(app, ["report", "queries", str(questions), "--json", "-q"])
+    data = json.loads(printed.stdout)
+    assert QAIM in data["results"][0]["hits"][0]["text"]
+    text = runner.invoke(app, ["report", "queries", str(questions), "-q"])
+    assert text.stdout.startswith(f"? {QUESTION}\n  1. ")
+
+
+def test_report_duplicates_and_compare_from_the_cli(workdir: Path) -> None:
+    assert runner.invoke(app, ["index", "seeds", "-q"]).exit_code == 0
+    dup = runner.invoke(app, ["report", "duplicates", "--json", "-q"])
+    assert dup.exit_code == 0, dup.output
+    assert len(json.loads(dup.stdout)["documents"]) == 5
+    seed = "seeds/000_13cb502306774242.txt"
+    cmp = runner.invoke(app, ["report", "compare", seed, seed, "--out", "c.html"])
+    assert cmp.exit_code == 0, cmp.output
+    assert 'dir="auto"' in (workdir / "c.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["report", "queries", "missing.txt"], "no such questions file: missing.txt"),
+        (["report", "duplicates", "--threshold", "2"], "threshold must be in (0, 1], got 2.0"),
+        (["report", "compare", "seeds", "nope.txt"], "no such file: seeds"),
+        (["report", "duplicates", "--out", "x.pdf"], "use an --out ending in .csv, .json, .html"),
+    ],
+)
+def test_report_errors_are_one_line(workdir: Path, args: list[str], message: str) -> None:
+    assert runner.invoke(app, ["index", "seeds", "-q"]).exit_code == 0
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
