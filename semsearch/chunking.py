@@ -25,6 +25,7 @@ _SPLITS = (
     re.compile(r"[،,;:]\s+"),
     re.compile(r"\s+"),
 )
+_SENTENCE_SPLIT = re.compile(_SPLITS[0].pattern + r"|\n+")
 _LETTER = re.compile(r"[^\W\d_]")
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF\uFB50-\uFDFF\uFE70-\uFEFF]")
 _SENTENCE_END = re.compile(r"[.!?؟؛…:][\"'»”’)\]]*$")
@@ -87,6 +88,22 @@ def chunk(text: str, config: ChunkingConfig = ChunkingConfig()) -> list[Span]:
             for s, e in _split_long(text, start, end, config):
                 spans.append(Span(s, e, text[s:e]))
     return spans
+
+
+def sentences(text: str, limit: int = 300, min_words: int = 3) -> list[tuple[int, int]]:
+    """(start, end) of the sentences of a passage, overlong ones cut at clause marks.
+
+    Fragments of fewer than ``min_words`` words are left out: too short to
+    carry a meaning of their own.
+    """
+    cuts = [m.end() for m in _SENTENCE_SPLIT.finditer(text) if m.end() < len(text)]
+    bounds = [0, *cuts, len(text)]
+    spans = [
+        _trim(text, s, e)
+        for a, b in itertools.pairwise(bounds)
+        for s, e in _pieces(text, a, b, limit, 1)
+    ]
+    return [(s, e) for s, e in spans if word_count(text[s:e]) >= min_words]
 
 
 def _runs(text: str) -> list[list[tuple[int, int]]]:

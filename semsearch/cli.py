@@ -49,6 +49,13 @@ IndexDir = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr.")]
+Mode = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        help="hybrid (meaning, words and names), dense (meaning only) or lexical (words and names).",
+    ),
+]
 
 
 @app.command()
@@ -63,21 +70,24 @@ def ask(
             help="Re-index changed source files first (and build from seeds/ if there is no index)."
         ),
     ] = True,
+    mode: Mode = "hybrid",
     quiet: Quiet = False,
 ) -> None:
-    """Find the passages that answer QUESTION."""
+    """Find the passages that answer QUESTION; the sentence that best answers it is emphasised."""
     from .index import Index, ensure_index
+    from .ranking import check_mode
     from .search import check_query
 
     with _errors():
         check_query([question], k)
+        check_mode(mode)
         with _reporter(quiet) as (progress, on_skip):
             if refresh:
                 sources = [DEMO_SOURCES] if DEMO_SOURCES.is_dir() else []
                 idx = ensure_index(index, sources=sources, progress=progress, on_skip=on_skip)
             else:
                 idx = Index.open(index)
-        hits = idx.search(question, k=k)
+        hits = idx.search(question, k=k, mode=mode)
     if as_json:
         _print_json({"query": question, "hits": [h.to_dict(Path.cwd()) for h in hits]})
     else:
@@ -182,6 +192,53 @@ def info(index: IndexDir = None, as_json: Json = False) -> None:
         return
     for key, value in data.items():
         typer.echo(f"{key:>12}: {value}")
+
+
+@app.command("eval")
+def eval_cmd(
+    qrels: Annotated[
+        Path,
+        typer.Argument(
+            help="TSV of question<TAB>expected, expected being a substring of the answering "
+            "passage ('|' between alternatives)."
+        ),
+    ],
+    index: IndexDir = None,
+    mode: Annotated[
+        list[str] | None,
+        typer.Option("--mode", help="Mode(s) to measure (default: all three).", show_default=False),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Measure recall@1/3/5/10, MRR and nDCG@10 of each search mode on QRELS.
+
+    Example: semsearch eval tests/data/seeds_eval.tsv
+    """
+    from .evaluate import evaluate, read_qrels, table
+    from .ranking import MODES, check_mode
+
+    with _errors():
+        modes = tuple(mode or MODES)
+        for m in modes:
+            check_mode(m)
+        result = evaluate(_open(index, None), read_qrels(qrels), modes)
+    if as_json:
+        _print_json(
+            {
+                "questions": result.questions,
+                "modes": {
+                    m.mode: {
+                        **{f"recall@{c}": v for c, v in m.recall.items()},
+                        "mrr": m.mrr,
+                        "ndcg@10": m.ndcg10,
+                        "ranks": list(m.ranks),
+                    }
+                    for m in result.modes
+                },
+            }
+        )
+    else:
+        typer.echo(table(result), nl=False)
 
 
 @app.command()
@@ -348,13 +405,23 @@ def _info(idx: Index) -> dict[str, object]:
 def _print_hits(hits: list[Hit]) -> None:
     cwd = Path.cwd()
     if not hits:
-        typer.echo("no passages in the index")
+        typer.echo("no passages match")
         return
+    tty = sys.stdout.isatty()
     for hit in hits:
         d = hit.to_dict(cwd)
         head = f"{hit.rank}. {hit.score:.3f}  {d['source']}:{hit.start}-{hit.end}"
-        typer.echo(typer.style(head, bold=True) if sys.stdout.isatty() else head)
-        typer.echo("   " + " ".join(hit.text.split()))
+        typer.echo(typer.style(head, bold=True) if tty else head)
+        before, after = hit.text[: hit.highlight[0]], hit.text[hit.highlight[1] :]
+        best = " ".join(hit.highlighted.split())
+        if tty:
+            best = typer.style(best, bold=True, underline=True)
+        elif before.strip() or after.strip():
+            best = f"»{best}«"  # mark the best sentence where styles do not show
+        typer.echo(
+            "   "
+            + " ".join(p for p in (" ".join(before.split()), best, " ".join(after.split())) if p)
+        )
         for extra in d["occurrences"][1:]:
             typer.echo(f"   (also at {extra['source']}:{extra['start']}-{extra['end']})")
         typer.echo()

@@ -29,7 +29,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .chunking import ChunkingConfig, chunk, normalize
+from .chunking import ChunkingConfig, chunk, normalize, sentences
 from .encoders import (
     Encoder,
     EncoderOptions,
@@ -44,7 +44,9 @@ from .errors import (
     NotAnIndexError,
     SemsearchError,
 )
+from .lexical import match_query
 from .manifest import MANIFEST, Manifest, foreign_entries, read_manifest, write_manifest
+from .ranking import Signals, check_mode, fuse
 from .search import Hit, Location, Passage, check_query
 from .skeletons import name_scores, query_terms
 from .sources import Skipped, UnreadableFile, discover, read_text
@@ -64,13 +66,14 @@ DATABASE = "passages.sqlite"
 VECTORS = "vectors.faiss"
 ENCODE_BATCH = 64
 """Passages handed to the encoder at a time (the progress bar's step)."""
-NAME_WEIGHT = 0.03
-"""Largest bonus a name/number match adds to a cosine similarity (see skeletons.py).
-
-Measured on tests/data/seeds_eval.tsv: MRR 0.77 -> 0.84, recall@5 0.79 -> 0.89;
-flat between 0.03 and 0.05. e5 cosines of related passages differ by ~0.01-0.05,
-so a match reorders close candidates without burying a clearly better one.
-"""
+DENSE_CANDIDATES = 40
+"""Passages taken from FAISS per question, to be rescored with their sentences."""
+LEXICAL_CANDIDATES = 200
+"""Passages taken from BM25 per question."""
+DEDUPE_SLACK = 10
+"""Extra candidates ranked so that near-identical hits can be dropped and k still filled."""
+DEDUPE_COSINE = 0.97
+"""Passage vectors this close say the same thing: only the better-ranked is shown."""
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while passages are embedded."""
@@ -266,32 +269,70 @@ class Index:
     def __len__(self) -> int:
         return self._state.manifest.passages
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        """The ``k`` passages closest in meaning to ``query``, best first."""
-        return self.search_many([query], k)[0]
+    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+        """The ``k`` passages that best answer ``query``, best first."""
+        return self.search_many([query], k, mode)[0]
 
-    def search_many(self, queries: Sequence[str], k: int = 5) -> list[list[Hit]]:
-        """Search many questions with one encoder call and one FAISS call."""
+    def search_many(
+        self, queries: Sequence[str], k: int = 5, mode: str = "hybrid"
+    ) -> list[list[Hit]]:
+        """Search many questions with one encoder call and one FAISS call.
+
+        ``mode`` is ``hybrid`` (meaning, words and names), ``dense`` (meaning
+        only) or ``lexical`` (words and names only); see :mod:`semsearch.ranking`.
+        """
         queries = list(queries)
         check_query(queries, k)
+        check_mode(mode)
         if not queries:
             return []
         state = self._state
-        matrix = self.encoder.encode_queries(queries)
-        scores, ids = search_vectors(state.vectors, matrix, k)
+        want = min(len(self), k + DEDUPE_SLACK)
+        if mode == "lexical":
+            matrix = np.zeros((len(queries), state.manifest.dim), dtype=np.float32)
+            ids = np.full((len(queries), 0), -1)
+        else:
+            matrix = self.encoder.encode_queries(queries)
+            _, ids = search_vectors(state.vectors, matrix, max(want, DENSE_CANDIDATES))
         terms = [query_terms(q) for q in queries]
         postings = state.store.postings(s for ts in terms for t in ts for s in t.skeletons)
-        ranked = [
-            _rank(
-                state, matrix[i], scores[i], ids[i], name_scores(terms[i], postings, len(self)), k
-            )
-            for i in range(len(queries))
-        ]
-        rows = state.store.fetch(pid for ranking in ranked for pid, _ in ranking)
-        return [
-            [_hit(rank, pid, score, rows[pid]) for rank, (pid, score) in enumerate(ranking, 1)]
-            for ranking in ranked
-        ]
+        ranked = []
+        for i, query in enumerate(queries):
+            bm25 = {}
+            if mode != "dense" and (match := match_query(query)):
+                bm25 = state.store.bm25(match, LEXICAL_CANDIDATES)
+            names = name_scores(terms[i], postings, len(self)) if mode != "dense" else {}
+            pool = dict.fromkeys([int(p) for p in ids[i] if p >= 0] + [*bm25, *names])
+            signals = _signals(state, matrix[i], list(pool), bm25, names)
+            scores = fuse(signals, mode)
+            order = sorted(scores, key=lambda pid: (-scores[pid], pid))[:want]
+            ranked.append([(pid, scores[pid], signals[pid]) for pid in order])
+        return [self._hits(state, matrix[i], ranking, k) for i, ranking in enumerate(ranked)]
+
+    def _hits(
+        self, state: _State, query: np.ndarray, ranking: list[tuple[int, float, Signals]], k: int
+    ) -> list[Hit]:
+        """Hits for the best ``k`` passages, skipping near-identical texts, with highlights."""
+        rows = state.store.fetch(pid for pid, _, _ in ranking)
+        vectors = reconstruct_vectors(state.vectors, [pid for pid, _, _ in ranking])
+        sentences = _best_sentences(state, query, [pid for pid, _, _ in ranking])
+        kept: list[int] = []
+        hits: list[Hit] = []
+        for n, (pid, score, _) in enumerate(ranking):
+            text = normalize(rows[pid][0])
+            if any(
+                float(vectors[n] @ vectors[m]) >= DEDUPE_COSINE
+                or text in normalize(rows[ranking[m][0]][0])
+                or normalize(rows[ranking[m][0]][0]) in text
+                for m in kept
+            ):
+                continue
+            kept.append(n)
+            start, end = sentences.get(pid, (0, len(rows[pid][0])))
+            hits.append(_hit(len(hits) + 1, pid, score, rows[pid], (start, end)))
+            if len(hits) == k:
+                break
+        return hits
 
     # -- whole-collection access, for reports ----------------------------------
 
@@ -433,7 +474,11 @@ class _Staging:
         return Changes(removed=list(paths))
 
     def _embed(self, texts: dict[str, str], ids: dict[str, int], progress: Progress | None) -> None:
-        """Embed new passages in batches, storing each with its vector."""
+        """Embed new passages, and the sentences of those that have several, in batches.
+
+        Sentence vectors are kept beside the passage's (SQLite, not FAISS): they
+        rescore the candidates of a search and pick the sentence to highlight.
+        """
         items = list(texts.items())
         total = len(items)
         step = max(ENCODE_BATCH, getattr(self.encoder, "batch_size", 0))
@@ -441,9 +486,23 @@ class _Staging:
             progress(0, total)
         for i in range(0, total, step):
             batch = items[i : i + step]
-            matrix = self.encoder.encode_passages([normalize(t) for _, t in batch])
+            parts = [sentences(text) for _, text in batch]
+            parts = [p if len(p) > 1 else [] for p in parts]
+            inputs = [normalize(t) for _, t in batch]
+            inputs += [
+                normalize(text[s:e])
+                for (_, text), spans in zip(batch, parts, strict=True)
+                for s, e in spans
+            ]
+            matrix = self.encoder.encode_passages(inputs)
             new_ids = [self.store.add_passage(sha, text) for sha, text in batch]
-            add_vectors(self.vectors, new_ids, matrix)
+            add_vectors(self.vectors, new_ids, matrix[: len(batch)])
+            rows = iter(matrix[len(batch) :])
+            self.store.add_sentences(
+                (pid, s, e, np.asarray(next(rows), dtype=np.float32).tobytes())
+                for pid, spans in zip(new_ids, parts, strict=True)
+                for s, e in spans
+            )
             ids.update(zip([sha for sha, _ in batch], new_ids, strict=True))
             if progress:
                 progress(min(i + step, total), total)
@@ -478,37 +537,50 @@ class _Staging:
                 shutil.rmtree(old, ignore_errors=True)
 
 
-def _rank(
+def _signals(
     state: _State,
     query: np.ndarray,
-    scores: np.ndarray,
-    ids: np.ndarray,
+    pool: list[int],
+    bm25: dict[int, float],
     names: dict[int, float],
-    k: int,
-) -> list[tuple[int, float]]:
-    """Fuse dense similarity with the name/number bonus; the best ``k`` (id, score).
-
-    score = cosine + NAME_WEIGHT x (name score / best name score). Exact, not
-    approximate: a passage without a bonus can only enter the top ``k`` from
-    the dense top ``k``, and every passage with a bonus is scored here.
-    """
-    fused = {int(pid): float(s) for pid, s in zip(ids, scores, strict=True) if pid >= 0}
-    if names:
-        missing = [pid for pid in names if pid not in fused]
-        if missing:
-            vectors = reconstruct_vectors(state.vectors, missing)
-            fused.update(zip(missing, (vectors @ query).tolist(), strict=True))
-        best = max(names.values())
-        for pid, value in names.items():
-            fused[pid] += NAME_WEIGHT * value / best
-    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+) -> dict[int, Signals]:
+    """Dense, sentence, BM25 and name signals for every candidate passage."""
+    if not pool:
+        return {}
+    passage = reconstruct_vectors(state.vectors, pool) @ query
+    best: dict[int, float] = {}
+    for pid, _, _, blob in state.store.sentences(pool):
+        score = float(np.frombuffer(blob, dtype=np.float32) @ query)
+        best[pid] = max(best.get(pid, -1.0), score)
+    return {
+        pid: Signals(float(passage[n]), best.get(pid), bm25.get(pid, 0.0), names.get(pid, 0.0))
+        for n, pid in enumerate(pool)
+    }
 
 
-def _hit(rank: int, pid: int, score: float, row: tuple[str, list[Occurrence]]) -> Hit:
+def _best_sentences(
+    state: _State, query: np.ndarray, pool: list[int]
+) -> dict[int, tuple[int, int]]:
+    """(start, end) in each passage of the sentence closest to the question."""
+    best: dict[int, tuple[float, int, int]] = {}
+    for pid, start, end, blob in state.store.sentences(pool):
+        score = float(np.frombuffer(blob, dtype=np.float32) @ query)
+        if pid not in best or score > best[pid][0]:
+            best[pid] = (score, start, end)
+    return {pid: (start, end) for pid, (_, start, end) in best.items()}
+
+
+def _hit(
+    rank: int,
+    pid: int,
+    score: float,
+    row: tuple[str, list[Occurrence]],
+    highlight: tuple[int, int],
+) -> Hit:
     text, places = row
     locations = tuple(Location(o.path, o.start, o.end) for o in places)
     first = locations[0]
-    return Hit(rank, score, text, first.source, pid, first.start, first.end, locations)
+    return Hit(rank, score, text, first.source, pid, first.start, first.end, locations, highlight)
 
 
 def ensure_index(

@@ -26,6 +26,8 @@ class Hit:
     ``source``/``start``/``end`` are the passage's first place; a paragraph
     that a scraped page repeats is stored and scored once, and
     ``occurrences`` lists every place it stands (the first included).
+    ``highlight`` is (start, end) in ``text`` of the sentence closest to the
+    question (the whole text for a one-sentence passage).
     """
 
     rank: int
@@ -36,6 +38,11 @@ class Hit:
     start: int
     end: int
     occurrences: tuple[Location, ...]
+    highlight: tuple[int, int]
+
+    @property
+    def highlighted(self) -> str:
+        return self.text[self.highlight[0] : self.highlight[1]]
 
     def to_dict(self, relative_to: Path | None = None) -> dict[str, Any]:
         """JSON-ready form; paths shown relative to ``relative_to`` when inside it."""
@@ -47,6 +54,11 @@ class Hit:
             "passage_id": self.passage_id,
             "start": self.start,
             "end": self.end,
+            "highlight": {
+                "start": self.highlight[0],
+                "end": self.highlight[1],
+                "text": self.highlighted,
+            },
             "occurrences": [
                 {"source": display_path(o.source, relative_to), "start": o.start, "end": o.end}
                 for o in self.occurrences

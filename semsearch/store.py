@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .lexical import terms as lexical_terms
 from .skeletons import passage_terms
 
 SCHEMA = """
@@ -44,6 +45,14 @@ CREATE TABLE IF NOT EXISTS terms (
     passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
     PRIMARY KEY (skeleton, mask, passage_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sentences (
+    passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (passage_id, start)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(body, tokenize = 'unicode61');
 """
 
 
@@ -128,7 +137,39 @@ class Store:
             "INSERT INTO terms (skeleton, mask, passage_id) VALUES (?, ?, ?)",
             [(skeleton, mask, pid) for skeleton, mask in passage_terms(text)],
         )
+        self._db.execute(
+            "INSERT INTO lexical (rowid, body) VALUES (?, ?)", (pid, " ".join(lexical_terms(text)))
+        )
         return pid
+
+    def add_sentences(self, rows: Iterable[tuple[int, int, int, bytes]]) -> None:
+        """(passage_id, start, end, float32 vector bytes); offsets are into the passage text."""
+        self._db.executemany(
+            "INSERT INTO sentences (passage_id, start, end, vector) VALUES (?, ?, ?, ?)", rows
+        )
+
+    def sentences(self, passage_ids: Iterable[int]) -> list[tuple[int, int, int, bytes]]:
+        """The stored sentences of these passages, in order."""
+        ids = sorted(set(passage_ids))
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            return self._db.execute(
+                f"SELECT passage_id, start, end, vector FROM sentences WHERE passage_id IN ({marks})"
+                " ORDER BY passage_id, start",
+                ids,
+            ).fetchall()
+
+    def bm25(self, query: str, limit: int) -> dict[int, float]:
+        """BM25 scores (higher is better) of the passages matching an FTS5 query."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid, -bm25(lexical) FROM lexical WHERE lexical MATCH ?"
+                " ORDER BY bm25(lexical) LIMIT ?",
+                (query, limit),
+            ).fetchall()
+        return {int(pid): float(score) for pid, score in rows}
 
     def postings(self, skeletons: Iterable[str]) -> list[tuple[str, int, int]]:
         """(skeleton, mask, passage_id) rows for the given skeletons."""
@@ -179,6 +220,7 @@ class Store:
             )
         ]
         self._db.executemany("DELETE FROM passages WHERE id = ?", [(i,) for i in orphans])
+        self._db.executemany("DELETE FROM lexical WHERE rowid = ?", [(i,) for i in orphans])
         return orphans
 
     def passage_ids_all(self) -> list[int]:

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from semsearch import Index
+import semsearch.index as index_module
+from semsearch import Index, ranking
 from semsearch.errors import (
     EncoderMismatchError,
     IndexCorruptError,
@@ -16,7 +17,8 @@ from semsearch.errors import (
     NotAnIndexError,
     QueryError,
 )
-from semsearch.index import NAME_WEIGHT, ensure_index
+from semsearch.index import ensure_index
+from semsearch.lexical import match_query
 from semsearch.skeletons import name_scores, query_terms
 from semsearch.sources import read_text
 
@@ -55,31 +57,105 @@ def test_every_hit_maps_back_to_the_exact_text_in_its_file(seeds_index: Index) -
             assert (hit.source, hit.start, hit.end) == tuple(vars(hit.occurrences[0]).values())
 
 
-def test_search_agrees_with_numpy_brute_force(seeds_index: Index) -> None:
-    """Every passage scored in numpy: cosine plus the name bonus, best k kept."""
+def _brute_force(seeds_index: Index, question: str) -> list[tuple[int, float]]:
+    """Every passage scored in numpy, as ranking.py defines the hybrid score."""
     state = seeds_index._state
-    ids = np.array([state.vectors.id_map.at(i) for i in range(state.vectors.ntotal)])
-    matrix = np.vstack([state.vectors.reconstruct(int(i)) for i in ids])
-    queries = seeds_index.encoder.encode_queries(QUESTIONS)
-    dense = queries @ matrix.T
-    for q, hits in enumerate(seeds_index.search_many(QUESTIONS, k=5)):
-        terms = query_terms(QUESTIONS[q])
-        postings = state.store.postings(s for t in terms for s in t.skeletons)
-        names = name_scores(terms, postings, len(ids))
-        bonus = np.array([names.get(int(i), 0.0) for i in ids])
-        fused = dense[q] + (NAME_WEIGHT * bonus / bonus.max() if bonus.max() > 0 else 0)
-        order = np.lexsort((ids, -fused))[:5]
-        assert [h.passage_id for h in hits] == list(ids[order])
-        assert np.allclose([h.score for h in hits], fused[order], atol=1e-5)
+    ids = [int(state.vectors.id_map.at(i)) for i in range(state.vectors.ntotal)]
+    query = seeds_index.encoder.encode_queries([question])[0]
+    passage = np.vstack([state.vectors.reconstruct(i) for i in ids]) @ query
+    sentence: dict[int, float] = {}
+    for pid, _, _, blob in state.store.sentences(ids):
+        sentence[pid] = max(sentence.get(pid, -1.0), float(np.frombuffer(blob, np.float32) @ query))
+    terms = query_terms(question)
+    names = name_scores(
+        terms, state.store.postings(s for t in terms for s in t.skeletons), len(ids)
+    )
+    match = match_query(question)
+    bm25 = state.store.bm25(match, 10_000) if match else {}
+    top_names, top_bm25 = max(names.values(), default=1.0), max(bm25.values(), default=1.0)
+    scored = []
+    for n, pid in enumerate(ids):
+        dense = float(passage[n])
+        if pid in sentence:
+            w = ranking.SENTENCE_WEIGHT
+            dense = (1 - w) * dense + w * max(dense, sentence[pid])
+        score = dense + ranking.LEXICAL_WEIGHT * bm25.get(pid, 0) / top_bm25
+        scored.append((pid, score + ranking.NAME_WEIGHT * names.get(pid, 0) / top_names))
+    return sorted(scored, key=lambda t: (-t[1], t[0]))
 
 
-def test_the_name_bonus_changes_rankings_on_the_seeds(seeds_index: Index) -> None:
-    """Guard against a bonus that never fires: some question must be reordered."""
-    state = seeds_index._state
-    queries = seeds_index.encoder.encode_queries(QUESTIONS)
-    _, ids = state.vectors.search(queries, 5)
-    fused = [[h.passage_id for h in hits] for hits in seeds_index.search_many(QUESTIONS, k=5)]
-    assert fused != ids.tolist()
+def _same_text(index: Index, a: int, b: int) -> bool:
+    ta, tb = (" ".join(p.text.split()) for p in index.passages([a, b]))
+    return ta in tb or tb in ta or float(index.vectors([a])[0] @ index.vectors([b])[0]) >= 0.97
+
+
+def test_search_agrees_with_numpy_brute_force(seeds_index: Index, monkeypatch) -> None:
+    """With every passage a candidate, search is the brute-force ranking, less the
+    passages that repeat a better-ranked one (search hides those)."""
+    monkeypatch.setattr(index_module, "DENSE_CANDIDATES", 10_000)
+    for question, hits in zip(QUESTIONS, seeds_index.search_many(QUESTIONS, k=5), strict=True):
+        expected = _brute_force(seeds_index, question)
+        shown = [h.passage_id for h in hits]
+        scores = dict(expected)
+        assert shown[0] == expected[0][0]
+        assert np.allclose([h.score for h in hits], [scores[p] for p in shown], atol=1e-5)
+        last = [pid for pid, _ in expected].index(shown[-1])
+        above = [pid for pid, _ in expected[: last + 1]]
+        assert [p for p in above if p in shown] == shown  # same order
+        for pid in above:
+            if pid not in shown:
+                assert any(_same_text(seeds_index, pid, s) for s in shown)
+
+
+def test_hybrid_reorders_what_dense_alone_ranks(seeds_index: Index) -> None:
+    dense = [
+        [h.passage_id for h in hs] for hs in seeds_index.search_many(QUESTIONS, k=5, mode="dense")
+    ]
+    hybrid = [[h.passage_id for h in hs] for hs in seeds_index.search_many(QUESTIONS, k=5)]
+    assert dense != hybrid
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("when did the Qaim base handover happen", QAIM),
+        ("Who is the White House Middle East coordinator that Kadhimi met?", "بريت ماجورك"),
+    ],
+)
+def test_hybrid_puts_a_name_question_first_where_dense_does_not(
+    seeds_index: Index, question: str, answer: str
+) -> None:
+    assert answer not in seeds_index.search(question, k=1, mode="dense")[0].text
+    assert answer in seeds_index.search(question, k=1)[0].text
+
+
+def test_lexical_mode_finds_same_language_words_only(seeds_index: Index) -> None:
+    hits = seeds_index.search("قاعدة القائم في الأنبار", k=3, mode="lexical")
+    assert QAIM in hits[0].text
+    assert seeds_index.search("recipe for banana bread", k=3, mode="lexical") == []
+
+
+def test_an_unknown_mode_is_refused(seeds_index: Index) -> None:
+    with pytest.raises(QueryError, match="hybrid, dense, lexical"):
+        seeds_index.search("question", mode="fuzzy")
+
+
+def test_the_highlight_is_the_sentence_that_answers(seeds_index: Index) -> None:
+    hit = seeds_index.search("Who is Brett McGurk?", k=1)[0]
+    start, end = hit.highlight
+    assert 0 <= start < end <= len(hit.text) and (start, end) != (0, len(hit.text))
+    assert "بريت ماجورك" in hit.highlighted and hit.highlighted == hit.text[start:end]
+    assert "كما ناقش الجانبان" not in hit.highlighted  # the passage's other sentence
+    one_sentence = seeds_index.search("when did the Qaim base handover happen", k=1)[0]
+    assert one_sentence.highlight == (0, len(one_sentence.text))
+
+
+def test_near_identical_passages_are_not_both_shown(seeds_index: Index) -> None:
+    title = "الكاظمي إلى واشنطن.. محادثات تبحث الوجود العسكري"
+    hits = seeds_index.search(title, k=5)
+    assert sum(title in h.text for h in hits) == 1  # the title alone, and with its paragraph
+    texts = [" ".join(h.text.split()) for h in hits]
+    assert not any(a in b for i, a in enumerate(texts) for j, b in enumerate(texts) if i != j)
 
 
 def test_search_is_search_many_of_one(seeds_index: Index) -> None:
@@ -90,7 +166,8 @@ def test_hits_are_ranked_and_complete(seeds_index: Index) -> None:
     hits = seeds_index.search("Kadhimi meets the US ambassador", k=3)
     assert [h.rank for h in hits] == [1, 2, 3]
     assert all(h.text and h.source.endswith(".txt") and h.end > h.start for h in hits)
-    assert len(seeds_index.search("anything", k=1000)) == len(seeds_index)
+    # every passage but one: seed 003's title stands alone and again atop its paragraph
+    assert len(seeds_index.search("anything", k=1000)) == len(seeds_index) - 1
 
 
 def test_eight_threads_get_the_same_answers_as_one(seeds_index: Index) -> None:
@@ -124,8 +201,6 @@ def test_bad_questions_are_refused(seeds_index: Index, query: str, k: int) -> No
 
 
 def test_opening_reads_the_manifest_and_embeds_nothing(seeds_index: Index, monkeypatch) -> None:
-    import semsearch.index as index_module
-
     def boom(*a, **kw):  # pragma: no cover - must not run
         raise AssertionError("opening must not embed")
 
@@ -183,7 +258,6 @@ def test_a_crash_before_commit_leaves_the_previous_index(
     corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch
 ) -> None:
     idx = _build(corpus, tmp_path, fake_encoder)
-    import semsearch.index as index_module
 
     def crash(*a, **kw):
         raise KeyboardInterrupt
