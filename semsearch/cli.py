@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .errors import SemsearchError
+from .search import display_path
 
 if TYPE_CHECKING:
-    from .index import Index
+    from .index import Changes, Index
     from .search import Hit
     from .sources import Skipped
 
@@ -105,12 +106,17 @@ def index_cmd(
     ] = None,
     index: IndexDir = None,
     max_chars: Annotated[
-        int, typer.Option(help="Longest passage; longer paragraphs are split.")
-    ] = 1000,
-    min_chars: Annotated[int, typer.Option(help="Shorter fragments join a neighbour.")] = 80,
+        int | None,
+        typer.Option(help="Longest passage; longer paragraphs split (1000).", show_default=False),
+    ] = None,
+    min_chars: Annotated[
+        int | None,
+        typer.Option(help="Shorter fragments join a neighbour (80).", show_default=False),
+    ] = None,
     overlap: Annotated[
-        int, typer.Option(help="Characters shared by consecutive split passages.")
-    ] = 200,
+        int | None,
+        typer.Option(help="Characters shared by split passages (200).", show_default=False),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -129,10 +135,22 @@ def index_cmd(
             help="For st: models: truncate inputs to this many tokens.", show_default=False
         ),
     ] = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Also remove indexed files under PATHS that are gone.")
+    ] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild", help="Make the index hold exactly PATHS (others dropped), as if new."
+        ),
+    ] = False,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Build or rebuild an index of PATHS (only changed files are re-embedded).
+    """Add new and changed files under PATHS to the index (unchanged ones cost nothing).
+
+    A new index, another --model or other chunking sizes build the index afresh
+    from PATHS; vectors already computed are reused from the cache.
 
     Examples:
 
@@ -140,43 +158,77 @@ def index_cmd(
 
       semsearch index archive/ --index archive-index --model st:intfloat/multilingual-e5-base
     """
-    from .chunking import ChunkingConfig
     from .encoders import EncoderOptions
-    from .index import Index, default_index_dir
-    from .manifest import read_manifest
+    from .index import default_index_dir, update_index
 
     directory = index or default_index_dir()
     started = time.perf_counter()
     with _errors():
-        chunking = ChunkingConfig(max_chars=max_chars, min_chars=min_chars, overlap_chars=overlap)
+        sizes = {"max_chars": max_chars, "min_chars": min_chars, "overlap_chars": overlap}
         options = EncoderOptions(device, batch_size, max_seq_length)
-        if not paths:
-            manifest = directory / "manifest.json"
-            paths = (
-                [Path(s) for s in read_manifest(directory).sources]
-                if manifest.exists()
-                else [DEMO_SOURCES]
-            )
         with _reporter(quiet) as (progress, on_skip):
-            idx = Index.build(
-                paths,
+            idx, changes = update_index(
+                paths or [],
                 directory,
                 encoder=model,
                 options=options,
-                chunking=chunking,
+                chunk_sizes={k: v for k, v in sizes.items() if v is not None},
+                prune=prune,
+                rebuild=rebuild,
+                default_sources=[DEMO_SOURCES],
                 progress=progress,
                 on_skip=on_skip,
             )
-    info = _info(idx)
+    info = {**_info(idx), "changes": _changes(changes)}
     if as_json:
         _print_json(info)
     elif not quiet:
         m = idx.manifest
         typer.echo(
-            f"indexed {m.documents} documents, {m.passages} passages "
-            f"({m.occurrences} places) into {directory} in {time.perf_counter() - started:.1f} s",
+            f"{_summary(changes)}; the index holds {m.documents} documents, {m.passages} passages "
+            f"({m.occurrences} places) in {directory} ({time.perf_counter() - started:.1f} s)",
             err=True,
         )
+
+
+@app.command()
+def remove(
+    paths: Annotated[list[Path], typer.Argument(help="Indexed files, or folders holding them.")],
+    index: IndexDir = None,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Remove documents (and their vectors) from the index; the files are not touched."""
+    with _errors():
+        idx = _open(index, None)
+        changes = idx.remove(paths)
+    if as_json:
+        _print_json({**_info(idx), "changes": _changes(changes)})
+    elif not quiet:
+        typer.echo(f"{_summary(changes)}; {idx.manifest.documents} documents left", err=True)
+
+
+@app.command()
+def check(index: IndexDir = None, as_json: Json = False) -> None:
+    """Verify the index: vectors and passages in step, database sound, sources unchanged."""
+    from .check import check_index
+
+    with _errors():
+        report = check_index(index)
+    if as_json:
+        _print_json(vars(report) | {"ok": not report.problems})
+    else:
+        for problem in report.problems:
+            typer.echo(f"problem: {problem}")
+        for path in report.stale:
+            typer.echo(f"changed on disk since indexing: {path} (semsearch index to update)")
+        if not report.problems:
+            typer.echo(
+                f"ok: {report.documents} documents, {report.passages} passages, "
+                f"{report.vectors} vectors in step"
+            )
+    if report.problems:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -402,6 +454,24 @@ def _info(idx: Index) -> dict[str, object]:
     }
 
 
+def _changes(changes: Changes) -> dict[str, object]:
+    return {
+        "added": len(changes.added),
+        "updated": len(changes.updated),
+        "unchanged": changes.unchanged,
+        "removed": len(changes.removed),
+        "embedded": changes.embedded,
+        "skipped": [str(s.path) for s in changes.skipped],
+    }
+
+
+def _summary(changes: Changes) -> str:
+    return (
+        f"{len(changes.added)} added, {len(changes.updated)} updated, {changes.unchanged} unchanged, "
+        f"{len(changes.removed)} removed; {changes.embedded} new passages embedded"
+    )
+
+
 def _print_hits(hits: list[Hit]) -> None:
     cwd = Path.cwd()
     if not hits:
@@ -451,7 +521,8 @@ def _reporter(
         return
 
     def on_skip(skipped: Skipped) -> None:
-        typer.echo(f"warning: skipped {skipped.path}: {skipped.reason}", err=True)
+        shown = display_path(str(skipped.path), Path.cwd())
+        typer.echo(f"warning: skipped {shown}: {skipped.reason}", err=True)
 
     if not sys.stderr.isatty():
 

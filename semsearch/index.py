@@ -29,6 +29,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .cache import CACHE, EmbeddingCache
 from .chunking import ChunkingConfig, chunk, normalize, sentences
 from .encoders import (
     Encoder,
@@ -167,40 +168,33 @@ class Index:
         anything else is built from scratch. Raises :class:`InputError` if no
         document could be indexed, leaving any previous index untouched.
         """
-        directory = Path(directory) if directory is not None else default_index_dir()
-        encoder = _choose_encoder(encoder, options, directory)
-        chunking = chunking or ChunkingConfig()
-        paths = list(paths)
-        files = discover(paths)
-        roots = [str(Path(p).expanduser().resolve()) for p in paths]
-        wanted = {str(f) for f in files}
-        with _locked(directory):
-            base = _reusable_generation(directory, encoder, chunking)
-            try:
-                with _Staging(directory, base, encoder, chunking) as staging:
-                    changes = staging.sync(files, progress, on_skip)
-                    staging.remove([p for p in staging.store.documents() if p not in wanted])
-                    if staging.store.counts()[0] == 0:
-                        _raise_nothing_indexed(roots, changes)
-                    staging.commit(roots)
-            finally:
-                if base is not None:
-                    base.store.close()
-        return cls.open(directory, encoder=encoder)
+        return _build(paths, directory, encoder, options, chunking, progress, on_skip)[0]
 
     def add(
         self,
         paths: Iterable[str | Path],
         *,
+        prune: bool = False,
         progress: Progress | None = None,
         on_skip: OnSkip | None = None,
     ) -> Changes:
-        """Add or update the documents under ``paths``; unchanged files cost nothing."""
+        """Add new and update changed documents under ``paths``; unchanged files cost nothing.
+
+        With ``prune``, indexed documents under ``paths`` whose files are gone are
+        removed too. Documents elsewhere are left alone.
+        """
         paths = list(paths)
-        files = discover(paths)
+        files = discover(paths, require_files=False)
         roots = [str(Path(p).expanduser().resolve()) for p in paths]
         sources = list(dict.fromkeys([*self.manifest.sources, *roots]))
-        return self._write(lambda s: s.sync(files, progress, on_skip), sources)
+
+        def sync(staging: _Staging) -> Changes:
+            changes = staging.sync(files, progress, on_skip)
+            if prune:
+                changes.removed = staging.remove(_vanished(staging, files, roots)).removed
+            return changes
+
+        return self._write(sync, sources)
 
     def remove(self, paths: Iterable[str | Path]) -> Changes:
         """Drop the documents at or under ``paths`` (their vectors too)."""
@@ -224,19 +218,9 @@ class Index:
     ) -> Changes:
         """Re-read the folders the index was built from: new, changed and deleted files."""
         roots = [r for r in self.manifest.sources if Path(r).exists()]
-        files = discover(roots) if roots else []
-
-        def sync(staging: _Staging) -> Changes:
-            changes = staging.sync(files, progress, on_skip)
-            vanished = [
-                p
-                for p in staging.store.documents()
-                if Path(p) not in files and any(Path(p).is_relative_to(r) for r in roots)
-            ]
-            changes.removed = staging.remove(vanished).removed
-            return changes
-
-        return self._write(sync, self.manifest.sources)
+        if not roots:
+            return Changes()
+        return self.add(roots, prune=True, progress=progress, on_skip=on_skip)
 
     def is_stale(self) -> bool:
         """Whether files under the recorded sources were added, changed or deleted.
@@ -414,12 +398,14 @@ class _Staging:
         else:
             self.vectors = new_vectors(encoder.dim)
         self.store = Store(self.tmp / DATABASE, readonly=False)
+        self.cache = EmbeddingCache(directory / CACHE, encoder.spec())
 
     def __enter__(self) -> _Staging:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.store.close()
+        self.cache.close()
         shutil.rmtree(self.tmp, ignore_errors=True)  # gone already if committed
 
     def sync(self, files: list[Path], progress: Progress | None, on_skip: OnSkip | None) -> Changes:
@@ -494,7 +480,7 @@ class _Staging:
                 for (_, text), spans in zip(batch, parts, strict=True)
                 for s, e in spans
             ]
-            matrix = self.encoder.encode_passages(inputs)
+            matrix = self.cache.embed(inputs, self.encoder.encode_passages)
             new_ids = [self.store.add_passage(sha, text) for sha, text in batch]
             add_vectors(self.vectors, new_ids, matrix[: len(batch)])
             rows = iter(matrix[len(batch) :])
@@ -631,6 +617,93 @@ def _load_state(directory: Path) -> _State:
             f"manifest says {manifest.passages}){hint}"
         )
     return _State(manifest, store, vectors)
+
+
+def _build(
+    paths: Iterable[str | Path],
+    directory: str | Path | None,
+    encoder: Encoder | str | None,
+    options: EncoderOptions | None,
+    chunking: ChunkingConfig | None,
+    progress: Progress | None,
+    on_skip: OnSkip | None,
+) -> tuple[Index, Changes]:
+    directory = Path(directory) if directory is not None else default_index_dir()
+    encoder = _choose_encoder(encoder, options, directory)
+    chunking = chunking or ChunkingConfig()
+    paths = list(paths)
+    files = discover(paths)
+    roots = [str(Path(p).expanduser().resolve()) for p in paths]
+    wanted = {str(f) for f in files}
+    with _locked(directory):
+        base = _reusable_generation(directory, encoder, chunking)
+        try:
+            with _Staging(directory, base, encoder, chunking) as staging:
+                changes = staging.sync(files, progress, on_skip)
+                gone = [p for p in staging.store.documents() if p not in wanted]
+                changes.removed = staging.remove(gone).removed
+                if staging.store.counts()[0] == 0:
+                    _raise_nothing_indexed(roots, changes)
+                staging.commit(roots)
+        finally:
+            if base is not None:
+                base.store.close()
+    return Index.open(directory, encoder=encoder), changes
+
+
+def update_index(
+    paths: Sequence[str | Path],
+    directory: str | Path | None = None,
+    *,
+    encoder: Encoder | str | None = None,
+    options: EncoderOptions | None = None,
+    chunk_sizes: dict[str, int] | None = None,
+    prune: bool = False,
+    rebuild: bool = False,
+    default_sources: Sequence[str | Path] = (),
+    progress: Progress | None = None,
+    on_skip: OnSkip | None = None,
+) -> tuple[Index, Changes]:
+    """What ``semsearch index`` does: add to the index, or build it when it must be.
+
+    Without ``paths`` the index's own sources are used (else ``default_sources``).
+    ``chunk_sizes`` changes some chunking sizes, the others keep the index's own.
+    The index is built afresh (reusing cached vectors) when there is none, when
+    ``rebuild`` is set, or when the encoder or chunking differ from the index's;
+    otherwise new and changed files are added (and gone ones removed with ``prune``).
+    """
+    directory = Path(directory) if directory is not None else default_index_dir()
+    try:
+        current: Manifest | None = read_manifest(directory)
+    except (IndexNotFoundError, IndexCorruptError):
+        current = None
+    paths = list(paths) or (current.sources if current else list(default_sources))
+    sizes = {**(current.chunking if current else {}), **(chunk_sizes or {})}
+    chunking = ChunkingConfig(**sizes)
+    chosen = _choose_encoder(encoder, options, directory)
+    same = (
+        current is not None
+        and current.encoder == chosen.spec()
+        and current.chunking == asdict(chunking)
+    )
+    if same and not rebuild:
+        try:
+            idx = Index.open(directory, encoder=chosen)
+        except IndexCorruptError:
+            pass  # rebuilt below
+        else:
+            return idx, idx.add(paths, prune=prune, progress=progress, on_skip=on_skip)
+    return _build(paths, directory, chosen, options, chunking, progress, on_skip)
+
+
+def _vanished(staging: _Staging, files: list[Path], roots: list[str]) -> list[str]:
+    """Indexed documents under ``roots`` that are not among ``files`` any more."""
+    present = {str(f) for f in files}
+    return [
+        p
+        for p in staging.store.documents()
+        if p not in present and any(Path(p).is_relative_to(r) for r in roots)
+    ]
 
 
 def _choose_encoder(

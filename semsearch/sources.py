@@ -29,11 +29,13 @@ class UnreadableFile(Exception):
     """Raised by :func:`read_text` for a file that cannot be indexed."""
 
 
-def discover(paths: Iterable[str | Path]) -> list[Path]:
+def discover(paths: Iterable[str | Path], *, require_files: bool = True) -> list[Path]:
     """Expand files and folders (recursively) into a sorted list of text files.
 
     A folder contributes its ``.txt``/``.md`` files, hidden ones left out; a
     file named explicitly is taken whatever its suffix, since the user asked.
+    A missing path is an error; finding no file at all is one too unless
+    ``require_files`` is false (an emptied folder, when updating an index).
     """
     found: set[Path] = set()
     for raw in paths:
@@ -49,7 +51,7 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
                 continue
             if child.suffix.lower() in TEXT_SUFFIXES and child.is_file():
                 found.add(child.resolve())
-    if not found:
+    if not found and require_files:
         shown = ", ".join(str(p) for p in paths) or "(nothing)"
         suffixes = " ".join(sorted(TEXT_SUFFIXES))
         raise InputError(f"no text files ({suffixes}) found in {shown}")

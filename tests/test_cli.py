@@ -104,7 +104,7 @@ def test_index_command_and_info(workdir: Path, tmp_path: Path) -> None:
         (["index", "missing-folder"], "no such file or folder: missing-folder"),
         (["index", "seeds", "--max-chars", "5"], "max_chars must be at least 50, got 5"),
         (["info", "--index", "seeds"], "seeds is not a semsearch index"),
-        (["index", "seeds", "--index", "seeds"], "holds other files"),
+        (["index", "seeds", "--index", "seeds"], "seeds is not a semsearch index"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_1(
@@ -145,7 +145,8 @@ def test_skipped_files_are_warned_about_and_the_rest_indexed(workdir: Path) -> N
     result = runner.invoke(app, ["index", "seeds"])
     assert result.exit_code == 0
     assert "warning: skipped" in result.stderr and "broken.txt" in result.stderr
-    assert "indexed 5 documents" in result.stderr
+    assert "5 added" in result.stderr and "the index holds 5 documents" in result.stderr
+    assert "warning: skipped seeds/broken.txt: not valid UTF-8" in result.stderr
 
 
 def test_help_teaches(workdir: Path) -> None:
@@ -197,3 +198,63 @@ def test_report_errors_are_one_line(workdir: Path, args: list[str], message: str
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_index_adds_updates_prunes_and_removes_incrementally(workdir: Path) -> None:
+    assert runner.invoke(app, ["index", "seeds", "-q"]).exit_code == 0
+    extra = workdir / "more"
+    extra.mkdir()
+    (extra / "a.txt").write_text(
+        "A new article about the talks in Baghdad on the future of the coalition.\n"
+    )
+    added = runner.invoke(app, ["index", "more", "--json"])
+    changes = json.loads(added.stdout)["changes"]
+    assert changes == {
+        "added": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "removed": 0,
+        "embedded": 1,
+        "skipped": [],
+    }
+    assert json.loads(added.stdout)["documents"] == 6  # seeds kept: adding is incremental
+    again_run = runner.invoke(app, ["index", "--json"])
+    assert again_run.exit_code == 0, again_run.output
+    again = json.loads(again_run.stdout)["changes"]
+    assert again["unchanged"] == 6 and again["embedded"] == 0
+    (extra / "a.txt").unlink()
+    kept = json.loads(runner.invoke(app, ["index", "more", "--json"]).stdout)
+    assert kept["documents"] == 6  # a deleted file stays until --prune
+    pruned = json.loads(runner.invoke(app, ["index", "seeds", "more", "--prune", "--json"]).stdout)
+    assert pruned["changes"]["removed"] == 1 and pruned["documents"] == 5
+    removed = runner.invoke(app, ["remove", "seeds/000_13cb502306774242.txt"])
+    assert (
+        removed.exit_code == 0
+        and "1 removed" in removed.stderr
+        and "4 documents left" in removed.stderr
+    )
+    rebuilt = json.loads(runner.invoke(app, ["index", "seeds", "--rebuild", "--json"]).stdout)
+    assert rebuilt["documents"] == 5 and rebuilt["changes"]["embedded"] > 0
+
+
+def test_check_reports_a_sound_index_then_a_desynchronised_one(workdir: Path) -> None:
+    import faiss
+    import numpy as np
+
+    assert runner.invoke(app, ["index", "seeds", "-q"]).exit_code == 0
+    ok = runner.invoke(app, ["check"])
+    assert ok.exit_code == 0 and ok.stdout.startswith("ok: 5 documents, 55 passages, 55 vectors")
+    (workdir / "seeds" / "001_354d3392e6522b73.txt").write_text("changed\n" * 30)
+    stale = runner.invoke(app, ["check", "--json"])
+    assert json.loads(stale.stdout)["stale"][0].endswith("001_354d3392e6522b73.txt")
+    gen = (
+        workdir
+        / "index"
+        / json.loads((workdir / "index" / "manifest.json").read_text())["generation"]
+    )
+    vectors = faiss.read_index(str(gen / "vectors.faiss"))
+    vectors.remove_ids(np.array([3], dtype=np.int64))
+    faiss.write_index(vectors, str(gen / "vectors.faiss"))
+    bad = runner.invoke(app, ["check"])
+    assert bad.exit_code == 1
+    assert "problem: 1 passages have no vector (e.g. id 3)" in bad.stdout

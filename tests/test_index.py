@@ -9,6 +9,8 @@ import pytest
 
 import semsearch.index as index_module
 from semsearch import Index, ranking
+from semsearch.check import check_index
+from semsearch.chunking import ChunkingConfig
 from semsearch.errors import (
     EncoderMismatchError,
     IndexCorruptError,
@@ -17,7 +19,7 @@ from semsearch.errors import (
     NotAnIndexError,
     QueryError,
 )
-from semsearch.index import ensure_index
+from semsearch.index import ensure_index, update_index
 from semsearch.lexical import match_query
 from semsearch.skeletons import name_scores, query_terms
 from semsearch.sources import read_text
@@ -379,3 +381,57 @@ def test_a_rebuild_with_a_corrupt_index_replaces_it(
     rebuilt = Index.build([corpus], idx.directory, encoder=fake_encoder)
     assert rebuilt.manifest.documents == 2
     assert len(list(idx.directory.glob("gen-*"))) == 1
+
+
+def test_the_embedding_cache_means_no_text_is_embedded_twice(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    assert sum(fake_encoder.passage_calls) == 2
+    saved = (corpus / "a.txt").read_text()
+    idx.remove([corpus / "a.txt"])
+    idx.add([corpus])  # the same text back: its vector comes from the cache
+    assert sum(fake_encoder.passage_calls) == 2 and idx.manifest.passages == 2
+    more = "A further paragraph, long enough to stand alone, on the pears and plums of the valley."
+    write(corpus / "a.txt", f"{saved}Advertisement\n{more}\n")
+    idx.add([corpus])
+    assert sum(fake_encoder.passage_calls) == 3  # only the new paragraph
+    Index.build(
+        [corpus], idx.directory, encoder=fake_encoder, chunking=ChunkingConfig(min_chars=10)
+    )
+    assert sum(fake_encoder.passage_calls) == 3  # a rebuild with the same passages embeds nothing
+    assert (idx.directory / "embeddings.sqlite").is_file()
+
+
+def test_update_index_adds_or_builds_as_needed(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    directory = tmp_path / "index"
+    idx, changes = update_index([corpus], directory, encoder=fake_encoder)
+    assert len(changes.added) == 2
+    write(
+        tmp_path / "other" / "c.txt", "A third document about carrots and cabbages in the garden.\n"
+    )
+    idx, changes = update_index([tmp_path / "other"], directory, encoder=fake_encoder)
+    assert len(changes.added) == 1 and idx.manifest.documents == 3
+    idx, changes = update_index([], directory, encoder=fake_encoder, chunk_sizes={"min_chars": 20})
+    assert (
+        idx.manifest.chunking["min_chars"] == 20 and idx.manifest.documents == 3
+    )  # rebuilt from its sources
+    idx, changes = update_index([corpus], directory, encoder=fake_encoder, rebuild=True)
+    assert idx.manifest.documents == 2 and len(changes.removed) == 1
+
+
+def test_check_index_finds_orphan_vectors(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    assert check_index(idx.directory).problems == ()
+    db = sqlite3.connect(_live(idx.directory) / "passages.sqlite")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("DELETE FROM documents WHERE path LIKE '%a.txt'")
+    db.commit()
+    db.close()
+    problems = check_index(idx.directory).problems
+    assert "1 passages with no occurrence" in problems
+    assert any("manifest says 2 documents" in p for p in problems)
