@@ -484,10 +484,9 @@ def _print_hits(hits: list[Hit]) -> None:
         typer.echo(typer.style(head, bold=True) if tty else head)
         before, after = hit.text[: hit.highlight[0]], hit.text[hit.highlight[1] :]
         best = " ".join(hit.highlighted.split())
-        if tty:
-            best = typer.style(best, bold=True, underline=True)
-        elif before.strip() or after.strip():
-            best = f"»{best}«"  # mark the best sentence where styles do not show
+        if before.strip() or after.strip():  # a one-sentence passage needs no emphasis
+            # bold and underlined on a terminal; marked where styles do not show
+            best = typer.style(best, bold=True, underline=True) if tty else f"»{best}«"
         typer.echo(
             "   "
             + " ".join(p for p in (" ".join(before.split()), best, " ".join(after.split())) if p)
