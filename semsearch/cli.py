@@ -135,6 +135,15 @@ def index_cmd(
             help="For st: models: truncate inputs to this many tokens.", show_default=False
         ),
     ] = None,
+    index_type: Annotated[
+        str | None,
+        typer.Option(
+            "--index-type",
+            help="Vector index: auto (exact below 20,000 passages, HNSW above), flat (exact), "
+            "hnsw or ivf (approximate, 8-bit). Default: the index's own, else auto.",
+            show_default=False,
+        ),
+    ] = None,
     prune: Annotated[
         bool, typer.Option("--prune", help="Also remove indexed files under PATHS that are gone.")
     ] = False,
@@ -173,6 +182,7 @@ def index_cmd(
                 encoder=model,
                 options=options,
                 chunk_sizes={k: v for k, v in sizes.items() if v is not None},
+                index_type=index_type,
                 prune=prune,
                 rebuild=rebuild,
                 default_sources=[DEMO_SOURCES],
@@ -446,6 +456,7 @@ def _info(idx: Index) -> dict[str, object]:
         "encoder": m.encoder["name"],
         "backend": m.encoder.get("backend"),
         "dim": m.dim,
+        "index_type": f"{m.index_type} ({m.ann})" if m.index_type == "auto" else m.ann,
         "documents": m.documents,
         "passages": m.passages,
         "occurrences": m.occurrences,

@@ -53,18 +53,23 @@ from .skeletons import name_scores, query_terms
 from .sources import Skipped, UnreadableFile, discover, read_text
 from .store import DocumentRecord, Occurrence, Store
 from .vectors import (
+    INDEX_TYPES,
     add_vectors,
+    build_ann,
     load_vectors,
     new_vectors,
     range_search_vectors,
     reconstruct_vectors,
     remove_vectors,
+    resolve_type,
     save_vectors,
     search_vectors,
+    tune,
 )
 
 DATABASE = "passages.sqlite"
 VECTORS = "vectors.faiss"
+ANN = "ann.faiss"
 ENCODE_BATCH = 64
 """Passages handed to the encoder at a time (the progress bar's step)."""
 DENSE_CANDIDATES = 40
@@ -101,11 +106,17 @@ class Changes:
 
 @dataclass(frozen=True)
 class _State:
-    """One committed generation, opened for reading."""
+    """One committed generation, opened for reading.
+
+    ``vectors`` is the exact master (reconstruct, reports); ``finder`` answers
+    nearest-neighbour searches: an approximate index for large collections,
+    else the master itself.
+    """
 
     manifest: Manifest
     store: Store
     vectors: faiss.Index
+    finder: faiss.Index
 
 
 class Index:
@@ -156,6 +167,7 @@ class Index:
         encoder: Encoder | str | None = None,
         options: EncoderOptions | None = None,
         chunking: ChunkingConfig | None = None,
+        index_type: str | None = None,
         progress: Progress | None = None,
         on_skip: OnSkip | None = None,
     ) -> Index:
@@ -163,12 +175,15 @@ class Index:
 
         ``encoder`` (an :class:`Encoder` or a name for :func:`load_encoder`,
         run with ``options``) defaults to the one the existing index was built
-        with, else the bundled default. An existing index built with the same encoder and
+        with, else the bundled default; ``index_type`` (auto, flat, hnsw, ivf)
+        likewise keeps the index's own, else auto. An existing index built with the same encoder and
         chunking is updated in place (unchanged passages keep their vectors);
         anything else is built from scratch. Raises :class:`InputError` if no
         document could be indexed, leaving any previous index untouched.
         """
-        return _build(paths, directory, encoder, options, chunking, progress, on_skip)[0]
+        return _build(paths, directory, encoder, options, chunking, index_type, progress, on_skip)[
+            0
+        ]
 
     def add(
         self,
@@ -277,7 +292,7 @@ class Index:
             ids = np.full((len(queries), 0), -1)
         else:
             matrix = self.encoder.encode_queries(queries)
-            _, ids = search_vectors(state.vectors, matrix, max(want, DENSE_CANDIDATES))
+            _, ids = search_vectors(state.finder, matrix, max(want, DENSE_CANDIDATES))
         terms = [query_terms(q) for q in queries]
         postings = state.store.postings(s for ts in terms for t in ts for s in t.skeletons)
         ranked = []
@@ -367,7 +382,9 @@ class Index:
         with self._write_lock, _locked(self.directory):
             base = _load_state(self.directory)  # another process may have written since
             try:
-                with _Staging(self.directory, base, self.encoder, chunking) as staging:
+                with _Staging(
+                    self.directory, base, self.encoder, chunking, self.manifest.index_type
+                ) as staging:
                     changes = change(staging)
                     staging.commit(sources)
             finally:
@@ -381,11 +398,17 @@ class _Staging:
     """A generation being written: a private copy to change, then commit or discard."""
 
     def __init__(
-        self, directory: Path, base: _State | None, encoder: Encoder, chunking: ChunkingConfig
+        self,
+        directory: Path,
+        base: _State | None,
+        encoder: Encoder,
+        chunking: ChunkingConfig,
+        index_type: str,
     ) -> None:
         self.directory = directory
         self.encoder = encoder
         self.chunking = chunking
+        self.index_type = index_type
         taken = [_generation_number(p.name) for p in directory.glob("gen-*")]
         number = max(taken, default=0) + 1
         self.name = f"gen-{number:06d}"
@@ -394,7 +417,8 @@ class _Staging:
         self.tmp.mkdir(parents=True)
         if base is not None:
             shutil.copyfile(base.store.path, self.tmp / DATABASE)
-            self.vectors = faiss.clone_index(base.vectors)
+            # a private, writable copy (the live one may be memory-mapped, read-only)
+            self.vectors = load_vectors(base.store.path.parent / VECTORS, encoder.dim)
         else:
             self.vectors = new_vectors(encoder.dim)
         self.store = Store(self.tmp / DATABASE, readonly=False)
@@ -504,6 +528,9 @@ class _Staging:
                 "nothing was written"
             )
         save_vectors(self.vectors, self.tmp / VECTORS)
+        ann = resolve_type(self.index_type, passages)
+        if ann != "flat":
+            save_vectors(build_ann(self.vectors, ann), self.tmp / ANN)
         final = self.directory / self.name
         shutil.rmtree(final, ignore_errors=True)
         os.replace(self.tmp, final)
@@ -516,6 +543,8 @@ class _Staging:
             passages=passages,
             occurrences=occurrences,
             built_at=time.time(),
+            index_type=self.index_type,
+            ann=ann,
         )
         write_manifest(self.directory, manifest)
         for old in self.directory.glob("gen-*"):
@@ -601,9 +630,13 @@ def _load_state(directory: Path) -> _State:
     if not (gen / DATABASE).is_file() or not (gen / VECTORS).is_file():
         raise IndexCorruptError(f"{gen} is missing its files{hint}")
     try:
-        vectors = load_vectors(gen / VECTORS, manifest.dim)
+        large = manifest.ann != "flat"
+        vectors = load_vectors(gen / VECTORS, manifest.dim, mmap=large)
+        finder = load_vectors(gen / ANN, manifest.dim) if large else vectors
     except IndexCorruptError as exc:
         raise IndexCorruptError(f"{exc}{hint}") from None
+    if finder is not vectors:
+        tune(finder)
     store = Store(gen / DATABASE, readonly=True)
     try:
         counts = store.counts()
@@ -616,7 +649,7 @@ def _load_state(directory: Path) -> _State:
             f"{directory} is inconsistent ({vectors.ntotal} vectors, {counts[1]} passages, "
             f"manifest says {manifest.passages}){hint}"
         )
-    return _State(manifest, store, vectors)
+    return _State(manifest, store, vectors, finder)
 
 
 def _build(
@@ -625,12 +658,15 @@ def _build(
     encoder: Encoder | str | None,
     options: EncoderOptions | None,
     chunking: ChunkingConfig | None,
+    index_type: str | None,
     progress: Progress | None,
     on_skip: OnSkip | None,
 ) -> tuple[Index, Changes]:
     directory = Path(directory) if directory is not None else default_index_dir()
     encoder = _choose_encoder(encoder, options, directory)
     chunking = chunking or ChunkingConfig()
+    index_type = index_type or _current_index_type(directory)
+    _check_index_type(index_type)
     paths = list(paths)
     files = discover(paths)
     roots = [str(Path(p).expanduser().resolve()) for p in paths]
@@ -638,7 +674,7 @@ def _build(
     with _locked(directory):
         base = _reusable_generation(directory, encoder, chunking)
         try:
-            with _Staging(directory, base, encoder, chunking) as staging:
+            with _Staging(directory, base, encoder, chunking, index_type) as staging:
                 changes = staging.sync(files, progress, on_skip)
                 gone = [p for p in staging.store.documents() if p not in wanted]
                 changes.removed = staging.remove(gone).removed
@@ -658,6 +694,7 @@ def update_index(
     encoder: Encoder | str | None = None,
     options: EncoderOptions | None = None,
     chunk_sizes: dict[str, int] | None = None,
+    index_type: str | None = None,
     prune: bool = False,
     rebuild: bool = False,
     default_sources: Sequence[str | Path] = (),
@@ -693,7 +730,19 @@ def update_index(
             pass  # rebuilt below
         else:
             return idx, idx.add(paths, prune=prune, progress=progress, on_skip=on_skip)
-    return _build(paths, directory, chosen, options, chunking, progress, on_skip)
+    return _build(paths, directory, chosen, options, chunking, index_type, progress, on_skip)
+
+
+def _current_index_type(directory: Path) -> str:
+    try:
+        return read_manifest(directory).index_type
+    except SemsearchError:
+        return "auto"
+
+
+def _check_index_type(kind: str) -> None:
+    if kind not in INDEX_TYPES:
+        raise InputError(f"unknown index type {kind!r}; choose one of: {', '.join(INDEX_TYPES)}")
 
 
 def _vanished(staging: _Staging, files: list[Path], roots: list[str]) -> list[str]:

@@ -31,6 +31,8 @@ class Manifest:
     passages: int
     occurrences: int
     built_at: float
+    index_type: str = "auto"
+    ann: str = "flat"
     format: int = FORMAT_VERSION
     tool: str = field(default="semsearch")
 

@@ -435,3 +435,29 @@ def test_check_index_finds_orphan_vectors(
     problems = check_index(idx.directory).problems
     assert "1 passages with no occurrence" in problems
     assert any("manifest says 2 documents" in p for p in problems)
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_an_approximate_index_type_is_built_searched_and_updated(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder, kind: str
+) -> None:
+    for n in range(60):
+        write(
+            corpus / f"extra{n:02d}.txt",
+            f"Extra document number {n} about topic {n % 7} and item {n}.\n",
+        )
+    flat = Index.build([corpus], tmp_path / "flat", encoder=fake_encoder, index_type="flat")
+    idx = Index.build([corpus], tmp_path / kind, encoder=fake_encoder, index_type=kind)
+    assert (
+        idx.manifest.ann == kind
+        and (idx.directory / idx.manifest.generation / "ann.faiss").is_file()
+    )
+    question = "Extra document about topic 3"
+    assert {h.passage_id for h in idx.search(question, k=5, mode="dense")} & {
+        h.passage_id for h in flat.search(question, k=5, mode="dense")
+    }
+    idx.remove([corpus / "extra00.txt"])
+    assert idx.manifest.documents == 61 and idx.manifest.ann == kind
+    assert check_index(idx.directory).problems == ()
+    with pytest.raises(InputError, match="unknown index type 'annoy'"):
+        Index.build([corpus], tmp_path / "x", encoder=fake_encoder, index_type="annoy")
