@@ -139,7 +139,7 @@ def index_cmd(
         str | None,
         typer.Option(
             "--index-type",
-            help="Vector index: auto (exact below 20,000 passages, HNSW above), flat (exact), "
+            help="Vector index: auto (exact below 20,000 passages, IVF above), flat (exact), "
             "hnsw or ivf (approximate, 8-bit). Default: the index's own, else auto.",
             show_default=False,
         ),

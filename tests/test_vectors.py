@@ -39,5 +39,5 @@ def test_approximate_indexes_keep_recall_at_10_above_0_9(kind: str) -> None:
 
 def test_auto_is_exact_for_small_collections() -> None:
     assert resolve_type("auto", AUTO_FLAT_BELOW - 1) == "flat"
-    assert resolve_type("auto", AUTO_FLAT_BELOW) == "hnsw"
+    assert resolve_type("auto", AUTO_FLAT_BELOW) == "ivf"
     assert resolve_type("ivf", 10) == "ivf"
