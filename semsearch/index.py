@@ -302,36 +302,11 @@ class Index:
                 bm25 = state.store.bm25(match, LEXICAL_CANDIDATES)
             names = name_scores(terms[i], postings, len(self)) if mode != "dense" else {}
             pool = dict.fromkeys([int(p) for p in ids[i] if p >= 0] + [*bm25, *names])
-            signals = _signals(state, matrix[i], list(pool), bm25, names)
-            scores = fuse(signals, mode)
+            candidates = _candidates(state, matrix[i], list(pool), bm25, names)
+            scores = fuse({pid: c.signals for pid, c in candidates.items()}, mode)
             order = sorted(scores, key=lambda pid: (-scores[pid], pid))[:want]
-            ranked.append([(pid, scores[pid], signals[pid]) for pid in order])
-        return [self._hits(state, matrix[i], ranking, k) for i, ranking in enumerate(ranked)]
-
-    def _hits(
-        self, state: _State, query: np.ndarray, ranking: list[tuple[int, float, Signals]], k: int
-    ) -> list[Hit]:
-        """Hits for the best ``k`` passages, skipping near-identical texts, with highlights."""
-        rows = state.store.fetch(pid for pid, _, _ in ranking)
-        vectors = reconstruct_vectors(state.vectors, [pid for pid, _, _ in ranking])
-        sentences = _best_sentences(state, query, [pid for pid, _, _ in ranking])
-        kept: list[int] = []
-        hits: list[Hit] = []
-        for n, (pid, score, _) in enumerate(ranking):
-            text = normalize(rows[pid][0])
-            if any(
-                float(vectors[n] @ vectors[m]) >= DEDUPE_COSINE
-                or text in normalize(rows[ranking[m][0]][0])
-                or normalize(rows[ranking[m][0]][0]) in text
-                for m in kept
-            ):
-                continue
-            kept.append(n)
-            start, end = sentences.get(pid, (0, len(rows[pid][0])))
-            hits.append(_hit(len(hits) + 1, pid, score, rows[pid], (start, end)))
-            if len(hits) == k:
-                break
-        return hits
+            ranked.append([(pid, scores[pid], candidates[pid]) for pid in order])
+        return [_hits(state, ranking, k) for ranking in ranked]
 
     # -- whole-collection access, for reports ----------------------------------
 
@@ -552,37 +527,65 @@ class _Staging:
                 shutil.rmtree(old, ignore_errors=True)
 
 
-def _signals(
+@dataclass(frozen=True)
+class _Candidate:
+    """A passage considered for a question: its signals, its vector, its best sentence."""
+
+    signals: Signals
+    vector: np.ndarray
+    sentence: tuple[int, int] | None
+
+
+def _candidates(
     state: _State,
     query: np.ndarray,
     pool: list[int],
     bm25: dict[int, float],
     names: dict[int, float],
-) -> dict[int, Signals]:
-    """Dense, sentence, BM25 and name signals for every candidate passage."""
+) -> dict[int, _Candidate]:
+    """Score every candidate passage on every signal (one vector and one sentence lookup)."""
     if not pool:
         return {}
-    passage = reconstruct_vectors(state.vectors, pool) @ query
-    best: dict[int, float] = {}
-    for pid, _, _, blob in state.store.sentences(pool):
-        score = float(np.frombuffer(blob, dtype=np.float32) @ query)
-        best[pid] = max(best.get(pid, -1.0), score)
-    return {
-        pid: Signals(float(passage[n]), best.get(pid), bm25.get(pid, 0.0), names.get(pid, 0.0))
-        for n, pid in enumerate(pool)
-    }
-
-
-def _best_sentences(
-    state: _State, query: np.ndarray, pool: list[int]
-) -> dict[int, tuple[int, int]]:
-    """(start, end) in each passage of the sentence closest to the question."""
+    vectors = reconstruct_vectors(state.vectors, pool)
+    passage = vectors @ query
     best: dict[int, tuple[float, int, int]] = {}
     for pid, start, end, blob in state.store.sentences(pool):
         score = float(np.frombuffer(blob, dtype=np.float32) @ query)
         if pid not in best or score > best[pid][0]:
             best[pid] = (score, start, end)
-    return {pid: (start, end) for pid, (_, start, end) in best.items()}
+    out = {}
+    for n, pid in enumerate(pool):
+        sentence = best.get(pid)
+        signals = Signals(
+            float(passage[n]),
+            sentence[0] if sentence else None,
+            bm25.get(pid, 0.0),
+            names.get(pid, 0.0),
+        )
+        out[pid] = _Candidate(signals, vectors[n], sentence[1:] if sentence else None)
+    return out
+
+
+def _hits(state: _State, ranking: list[tuple[int, float, _Candidate]], k: int) -> list[Hit]:
+    """Hits for the best ``k`` passages, skipping near-identical texts, with highlights."""
+    rows = state.store.fetch(pid for pid, _, _ in ranking)
+    texts = {pid: normalize(rows[pid][0]) for pid, _, _ in ranking}
+    kept: list[tuple[int, _Candidate]] = []
+    hits: list[Hit] = []
+    for pid, score, candidate in ranking:
+        if any(
+            float(candidate.vector @ other.vector) >= DEDUPE_COSINE
+            or texts[pid] in texts[shown]
+            or texts[shown] in texts[pid]
+            for shown, other in kept
+        ):
+            continue
+        kept.append((pid, candidate))
+        span = candidate.sentence or (0, len(rows[pid][0]))
+        hits.append(_hit(len(hits) + 1, pid, score, rows[pid], span))
+        if len(hits) == k:
+            break
+    return hits
 
 
 def _hit(
