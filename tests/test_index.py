@@ -461,3 +461,30 @@ def test_an_approximate_index_type_is_built_searched_and_updated(
     assert check_index(idx.directory).problems == ()
     with pytest.raises(InputError, match="unknown index type 'annoy'"):
         Index.build([corpus], tmp_path / "x", encoder=fake_encoder, index_type="annoy")
+
+
+def test_incremental_updates_give_the_same_results_as_a_fresh_build(tmp_path: Path) -> None:
+    """Add, change and delete files on a live index; then compare with a build from scratch."""
+    lines = [
+        line
+        for path in sorted((Path(__file__).parent.parent / "seeds").glob("*.txt"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if len(line) > 120
+    ]
+    corpus = tmp_path / "corpus"
+    for n in range(8):
+        write(corpus / f"{n}.txt", "\n".join(lines[n * 3 : n * 3 + 3]) + "\n")
+    live = Index.build([corpus / f"{n}.txt" for n in range(5)], tmp_path / "live")
+    live.add([corpus], prune=True)  # three new files
+    write(corpus / "2.txt", "\n".join(lines[30:33]) + "\n")  # one changed
+    (corpus / "6.txt").unlink()  # one deleted
+    live.add([corpus], prune=True)
+    fresh = Index.build([corpus], tmp_path / "fresh")
+    assert (live.manifest.documents, live.manifest.passages) == (
+        fresh.manifest.documents,
+        fresh.manifest.passages,
+    )
+    for question in QUESTIONS:
+        a = [(h.text, round(h.score, 5), h.highlight) for h in live.search(question, k=5)]
+        b = [(h.text, round(h.score, 5), h.highlight) for h in fresh.search(question, k=5)]
+        assert a == b
