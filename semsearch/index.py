@@ -45,7 +45,7 @@ from .errors import (
     NotAnIndexError,
     SemsearchError,
 )
-from .lexical import match_query
+from .lexical import terms as lexical_terms
 from .manifest import MANIFEST, Manifest, foreign_entries, read_manifest, write_manifest
 from .ranking import Signals, check_mode, fuse
 from .search import Hit, Location, Passage, check_query
@@ -74,8 +74,13 @@ ENCODE_BATCH = 64
 """Passages handed to the encoder at a time (the progress bar's step)."""
 DENSE_CANDIDATES = 40
 """Passages taken from FAISS per question, to be rescored with their sentences."""
-LEXICAL_CANDIDATES = 200
-"""Passages taken from BM25 per question."""
+LEXICAL_CANDIDATES = 100
+"""Passages taken from BM25, and from name matches, per question."""
+COMMON_NAME_ROWS = 1000
+COMMON_NAME_SHARE = 0.05
+"""A word or name skeleton found in more passages than the larger of these is not
+matched: it is a common word ("Iraq" in an archive about Iraq), costly to score,
+worth little (bench/scale.py: hybrid at 10k passages went from 315 to ~40 ms)."""
 DEDUPE_SLACK = 10
 """Extra candidates ranked so that near-identical hits can be dropped and k still filled."""
 DEDUPE_COSINE = 0.97
@@ -293,15 +298,22 @@ class Index:
         else:
             matrix = self.encoder.encode_queries(queries)
             _, ids = search_vectors(state.finder, matrix, max(want, DENSE_CANDIDATES))
-        terms = [query_terms(q) for q in queries]
-        postings = state.store.postings(s for ts in terms for t in ts for s in t.skeletons)
+        lexical = mode != "dense"
+        terms = [query_terms(q) if lexical else [] for q in queries]
+        common = max(COMMON_NAME_ROWS, int(COMMON_NAME_SHARE * len(self)))
+        postings = state.store.postings(
+            (s for ts in terms for t in ts for s in t.skeletons), common
+        )
         ranked = []
         for i, query in enumerate(queries):
-            bm25 = {}
-            if mode != "dense" and (match := match_query(query)):
-                bm25 = state.store.bm25(match, LEXICAL_CANDIDATES)
-            names = name_scores(terms[i], postings, len(self)) if mode != "dense" else {}
-            pool = dict.fromkeys([int(p) for p in ids[i] if p >= 0] + [*bm25, *names])
+            bm25 = (
+                state.store.bm25(lexical_terms(query), LEXICAL_CANDIDATES, common)
+                if lexical
+                else {}
+            )
+            names = name_scores(terms[i], postings, len(self)) if lexical else {}
+            best_names = sorted(names, key=lambda pid: -names[pid])[:LEXICAL_CANDIDATES]
+            pool = dict.fromkeys([int(p) for p in ids[i] if p >= 0] + [*bm25, *best_names])
             candidates = _candidates(state, matrix[i], list(pool), bm25, names)
             scores = fuse({pid: c.signals for pid, c in candidates.items()}, mode)
             order = sorted(scores, key=lambda pid: (-scores[pid], pid))[:want]

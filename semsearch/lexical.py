@@ -89,7 +89,12 @@ def _stemmer(language: str):  # -> Stemmer.Stemmer
 
 def match_query(text: str) -> str | None:
     """An FTS5 query that matches passages holding any of the question's terms."""
-    unique = list(dict.fromkeys(terms(text)))
+    return fts_query(terms(text))
+
+
+def fts_query(words: list[str]) -> str | None:
+    """An FTS5 query matching any of ``words`` (quoted, so no word is read as syntax)."""
+    unique = list(dict.fromkeys(words))
     if not unique:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)

@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import IndexCorruptError, IndexNotFoundError, NotAnIndexError
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .lexical import fts_query
 from .lexical import terms as lexical_terms
 from .skeletons import passage_terms
 
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS sentences (
     PRIMARY KEY (passage_id, start)
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(body, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS lexical_vocab USING fts5vocab(lexical, 'row');
 """
 
 
@@ -161,9 +163,25 @@ class Store:
                 ids,
             ).fetchall()
 
-    def bm25(self, query: str, limit: int) -> dict[int, float]:
-        """BM25 scores (higher is better) of the passages matching an FTS5 query."""
+    def bm25(self, words: list[str], limit: int, max_docs: int | None = None) -> dict[int, float]:
+        """BM25 scores (higher is better) of the passages holding any of ``words``.
+
+        Words in more than ``max_docs`` passages are left out: scoring every
+        passage that holds a common word costs much and tells little.
+        """
+        words = list(dict.fromkeys(words))
         with self._lock:
+            if max_docs is not None and words:
+                marks = ",".join("?" * len(words))
+                counts = dict(
+                    self._db.execute(
+                        f"SELECT term, doc FROM lexical_vocab WHERE term IN ({marks})", words
+                    ).fetchall()
+                )
+                words = [w for w in words if 0 < counts.get(w, 0) <= max_docs]
+            query = fts_query(words)
+            if query is None:
+                return {}
             rows = self._db.execute(
                 "SELECT rowid, -bm25(lexical) FROM lexical WHERE lexical MATCH ?"
                 " ORDER BY bm25(lexical) LIMIT ?",
@@ -171,13 +189,28 @@ class Store:
             ).fetchall()
         return {int(pid): float(score) for pid, score in rows}
 
-    def postings(self, skeletons: Iterable[str]) -> list[tuple[str, int, int]]:
-        """(skeleton, mask, passage_id) rows for the given skeletons."""
+    def postings(
+        self, skeletons: Iterable[str], max_rows: int | None = None
+    ) -> list[tuple[str, int, int]]:
+        """(skeleton, mask, passage_id) rows for the given skeletons.
+
+        Skeletons with more than ``max_rows`` rows are left out: a word that
+        common tells passages apart too little to be worth reading.
+        """
         wanted = sorted(set(skeletons))
         if not wanted:
             return []
-        marks = ",".join("?" * len(wanted))
         with self._lock:
+            if max_rows is not None:
+                marks = ",".join("?" * len(wanted))
+                counts = self._db.execute(
+                    f"SELECT skeleton, count(*) FROM terms WHERE skeleton IN ({marks}) GROUP BY skeleton",
+                    wanted,
+                ).fetchall()
+                wanted = [skeleton for skeleton, count in counts if count <= max_rows]
+                if not wanted:
+                    return []
+            marks = ",".join("?" * len(wanted))
             return self._db.execute(
                 f"SELECT skeleton, mask, passage_id FROM terms WHERE skeleton IN ({marks})", wanted
             ).fetchall()

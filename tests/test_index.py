@@ -20,7 +20,7 @@ from semsearch.errors import (
     QueryError,
 )
 from semsearch.index import ensure_index, update_index
-from semsearch.lexical import match_query
+from semsearch.lexical import terms as lexical_terms
 from semsearch.skeletons import name_scores, query_terms
 from semsearch.sources import read_text
 
@@ -72,8 +72,7 @@ def _brute_force(seeds_index: Index, question: str) -> list[tuple[int, float]]:
     names = name_scores(
         terms, state.store.postings(s for t in terms for s in t.skeletons), len(ids)
     )
-    match = match_query(question)
-    bm25 = state.store.bm25(match, 10_000) if match else {}
+    bm25 = state.store.bm25(lexical_terms(question), 10_000)
     top_names, top_bm25 = max(names.values(), default=1.0), max(bm25.values(), default=1.0)
     scored = []
     for n, pid in enumerate(ids):
