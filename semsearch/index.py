@@ -237,7 +237,7 @@ class Index:
         self, *, progress: Progress | None = None, on_skip: OnSkip | None = None
     ) -> Changes:
         """Re-read the folders the index was built from: new, changed and deleted files."""
-        roots = [r for r in self.manifest.sources if Path(r).exists()]
+        roots = self._live_sources()
         if not roots:
             return Changes()
         return self.add(roots, prune=True, progress=progress, on_skip=on_skip)
@@ -248,7 +248,7 @@ class Index:
         Looks at sizes and modification times only (no reading), so it is
         cheap enough to run before every question.
         """
-        roots = [r for r in self.manifest.sources if Path(r).exists()]
+        roots = self._live_sources()
         try:
             files = discover(roots) if roots else []
         except InputError:
@@ -263,6 +263,10 @@ class Index:
             if (st.st_size, st.st_mtime_ns) != (rec.size, rec.mtime_ns):
                 return True
         return False
+
+    def _live_sources(self) -> list[str]:
+        """The recorded sources still on disk (a vanished root never empties the index)."""
+        return [r for r in self.manifest.sources if Path(r).exists()]
 
     # -- searching ------------------------------------------------------------
 

@@ -87,11 +87,6 @@ def _stemmer(language: str):  # -> Stemmer.Stemmer
     return Stemmer.Stemmer(language)
 
 
-def match_query(text: str) -> str | None:
-    """An FTS5 query that matches passages holding any of the question's terms."""
-    return fts_query(terms(text))
-
-
 def fts_query(words: list[str]) -> str | None:
     """An FTS5 query matching any of ``words`` (quoted, so no word is read as syntax)."""
     unique = list(dict.fromkeys(words))

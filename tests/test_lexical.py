@@ -1,6 +1,6 @@
 import pytest
 
-from semsearch.lexical import match_query, normalize, terms
+from semsearch.lexical import fts_query, normalize, terms
 
 
 @pytest.mark.parametrize(
@@ -36,6 +36,6 @@ def test_question_and_passage_spellings_meet() -> None:
     ) | {"متي"}
 
 
-def test_match_query_quotes_terms_for_fts5() -> None:
-    assert match_query('the "hello"') == '"hello"'
-    assert match_query("in the of") is None
+def test_fts_query_quotes_terms_for_fts5() -> None:
+    assert fts_query(terms('the "hello"')) == '"hello"'
+    assert fts_query(terms("in the of")) is None
