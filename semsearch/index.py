@@ -249,10 +249,7 @@ class Index:
         cheap enough to run before every question.
         """
         roots = self._live_sources()
-        try:
-            files = discover(roots) if roots else []
-        except InputError:
-            return False
+        files = discover(roots, require_files=False)  # an emptied folder is a change too
         known = self._state.store.documents()
         under = {p for p in known if any(Path(p).is_relative_to(r) for r in roots)}
         if {str(f) for f in files} != under:

@@ -487,3 +487,17 @@ def test_incremental_updates_give_the_same_results_as_a_fresh_build(tmp_path: Pa
         a = [(h.text, round(h.score, 5), h.highlight) for h in live.search(question, k=5)]
         b = [(h.text, round(h.score, 5), h.highlight) for h in fresh.search(question, k=5)]
         assert a == b
+
+
+def test_an_emptied_source_folder_is_stale_and_refresh_empties_it(
+    tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    only = write(
+        tmp_path / "only" / "c.txt", "A document about carrots and cabbages in the garden.\n"
+    )
+    idx = Index.build([only.parent], tmp_path / "index", encoder=fake_encoder)
+    only.unlink()
+    assert idx.is_stale()
+    assert [Path(p).name for p in idx.refresh().removed] == ["c.txt"]
+    assert idx.manifest.documents == 0 and not idx.is_stale()
+    assert idx.search("carrots", k=3) == []
