@@ -18,12 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from .store import PAGE_SIZE
+
 CACHE = "embeddings.sqlite"
 
 
 class EmbeddingCache:
     def __init__(self, path: Path, encoder_spec: dict[str, Any]) -> None:
         self._db = sqlite3.connect(path)
+        self._db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # new files only
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID"
         )

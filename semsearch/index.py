@@ -76,11 +76,12 @@ DENSE_CANDIDATES = 40
 """Passages taken from FAISS per question, to be rescored with their sentences."""
 LEXICAL_CANDIDATES = 100
 """Passages taken from BM25, and from name matches, per question."""
-COMMON_NAME_ROWS = 1000
-COMMON_NAME_SHARE = 0.05
-"""A word or name skeleton found in more passages than the larger of these is not
-matched: it is a common word ("Iraq" in an archive about Iraq), costly to score,
-worth little (bench/scale.py: hybrid at 10k passages went from 315 to ~40 ms)."""
+COMMON_ROWS = 2000
+"""A word or name skeleton found in more passages than this is not matched: it is
+a common word ("Iraq" in an archive about Iraq), costly to score and worth
+little. A fixed number, not a share, so that a question's lexical work stays
+bounded however large the index grows (bench/scale.py: at 100k passages a 5%
+share made hybrid queries ~130 ms, nearly all of it reading postings)."""
 DEDUPE_SLACK = 10
 """Extra candidates ranked so that near-identical hits can be dropped and k still filled."""
 DEDUPE_COSINE = 0.97
@@ -301,14 +302,13 @@ class Index:
             _, ids = search_vectors(state.finder, matrix, max(want, DENSE_CANDIDATES))
         lexical = mode != "dense"
         terms = [query_terms(q) if lexical else [] for q in queries]
-        common = max(COMMON_NAME_ROWS, int(COMMON_NAME_SHARE * len(self)))
         postings = state.store.postings(
-            (s for ts in terms for t in ts for s in t.skeletons), common
+            (s for ts in terms for t in ts for s in t.skeletons), COMMON_ROWS
         )
         ranked = []
         for i, query in enumerate(queries):
             bm25 = (
-                state.store.bm25(lexical_terms(query), LEXICAL_CANDIDATES, common)
+                state.store.bm25(lexical_terms(query), LEXICAL_CANDIDATES, COMMON_ROWS)
                 if lexical
                 else {}
             )
@@ -343,9 +343,28 @@ class Index:
         """The stored (normalised) vectors of these passages, one row each."""
         return reconstruct_vectors(self._state.vectors, list(ids))
 
-    def nearest(self, matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """One FAISS call: the ``k`` nearest passages (scores, ids) for each row."""
-        return search_vectors(self._state.vectors, matrix, k)
+    def nearest(
+        self, matrix: np.ndarray, k: int, *, approximate: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One FAISS call: the ``k`` nearest passages (scores, ids) for each row.
+
+        Exact by default (reports compare every pair faithfully). ``approximate``
+        takes the path ``search`` takes on a large index: the approximate
+        index's candidates, rescored with the exact vectors.
+        """
+        state = self._state
+        if not approximate or state.finder is state.vectors:
+            return search_vectors(state.vectors, matrix, k)
+        _, pool = search_vectors(state.finder, matrix, max(k, DENSE_CANDIDATES))
+        k = min(k, pool.shape[1])
+        scores = np.full((len(matrix), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(matrix), k), -1, dtype=np.int64)
+        for row, (query, found) in enumerate(zip(matrix, pool, strict=True)):
+            found = found[found >= 0]
+            exact = reconstruct_vectors(state.vectors, found.tolist()) @ query
+            best = np.argsort(-exact, kind="stable")[:k]
+            scores[row, : len(best)], ids[row, : len(best)] = exact[best], found[best]
+        return scores, ids
 
     def within(
         self, matrix: np.ndarray, threshold: float

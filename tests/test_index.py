@@ -455,6 +455,11 @@ def test_an_approximate_index_type_is_built_searched_and_updated(
     assert {h.passage_id for h in idx.search(question, k=5, mode="dense")} & {
         h.passage_id for h in flat.search(question, k=5, mode="dense")
     }
+    probe = idx.vectors([h.passage_id for h in flat.search(question, k=5, mode="dense")])
+    _, exact_ids = idx.nearest(probe, 5)
+    scores, ids = idx.nearest(probe, 5, approximate=True)
+    assert (ids[:, 0] == exact_ids[:, 0]).all() and np.allclose(scores[:, 0], 1, atol=1e-4)
+    assert np.mean([len(set(a) & set(b)) / 5 for a, b in zip(ids, exact_ids, strict=True)]) >= 0.8
     idx.remove([corpus / "extra00.txt"])
     assert idx.manifest.documents == 61 and idx.manifest.ann == kind
     assert check_index(idx.directory).problems == ()
@@ -501,3 +506,15 @@ def test_an_emptied_source_folder_is_stale_and_refresh_empties_it(
     assert [Path(p).name for p in idx.refresh().removed] == ["c.txt"]
     assert idx.manifest.documents == 0 and not idx.is_stale()
     assert idx.search("carrots", k=3) == []
+
+
+def test_vector_blobs_are_stored_inline(seeds_index: Index) -> None:
+    """384 float32s fit in an 8 KB page; 4 KB pages spill each to an overflow page."""
+    gen = seeds_index.directory / seeds_index.manifest.generation
+    for path in (gen / "passages.sqlite", seeds_index.directory / "embeddings.sqlite"):
+        db = sqlite3.connect(path)
+        pages, overflow = db.execute(
+            "SELECT count(*), sum(pagetype = 'overflow') FROM dbstat"
+        ).fetchone()
+        db.close()
+        assert pages > 10 and overflow == 0, path
