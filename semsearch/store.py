@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,22 +168,21 @@ class Store:
                 ids,
             ).fetchall()
 
-    def bm25(self, words: list[str], limit: int, max_docs: int | None = None) -> dict[int, float]:
+    def bm25(self, words: list[str], limit: int, budget: int | None = None) -> dict[int, float]:
         """BM25 scores (higher is better) of the passages holding any of ``words``.
 
-        Words in more than ``max_docs`` passages are left out: scoring every
-        passage that holds a common word costs much and tells little.
+        With a ``budget``, the rarest words are kept while the passages holding
+        them total at most that many (see :meth:`_rarest`).
         """
         words = list(dict.fromkeys(words))
         with self._lock:
-            if max_docs is not None:
-                words = [
-                    w
-                    for w in words
-                    if self._rare(
-                        "SELECT rowid FROM lexical WHERE lexical MATCH ?", fts_query([w]), max_docs
-                    )
-                ]
+            if budget is not None:
+                words = self._rarest(
+                    words,
+                    "SELECT rowid FROM lexical WHERE lexical MATCH ?",
+                    lambda w: fts_query([w]),
+                    budget,
+                )
             query = fts_query(words)
             if query is None:
                 return {}
@@ -194,39 +193,51 @@ class Store:
             ).fetchall()
         return {int(pid): float(score) for pid, score in rows}
 
-    def _rare(self, rows: str, key: object, most: int) -> bool:
-        """Whether the query ``rows`` yields between 1 and ``most`` rows for ``key``.
-
-        Counts at most ``most + 1`` rows, so a common key costs no more than a
-        rare one however large the index grows.
-        """
-        found = self._db.execute(f"SELECT count(*) FROM ({rows} LIMIT ?)", (key, most + 1))
-        return 0 < found.fetchone()[0] <= most
-
     def postings(
-        self, skeletons: Iterable[str], max_rows: int | None = None
+        self, skeletons: Iterable[str], budget: int | None = None
     ) -> list[tuple[str, int, int]]:
         """(skeleton, mask, passage_id) rows for the given skeletons.
 
-        Skeletons with more than ``max_rows`` rows are left out: a word that
-        common tells passages apart too little to be worth reading.
+        With a ``budget``, the rarest skeletons are kept while their rows total
+        at most that many (see :meth:`_rarest`).
         """
         wanted = sorted(set(skeletons))
-        if not wanted:
-            return []
         with self._lock:
-            if max_rows is not None:
-                wanted = [
-                    skeleton
-                    for skeleton in wanted
-                    if self._rare("SELECT 1 FROM terms WHERE skeleton = ?", skeleton, max_rows)
-                ]
-                if not wanted:
-                    return []
+            if budget is not None:
+                wanted = self._rarest(
+                    wanted, "SELECT 1 FROM terms WHERE skeleton = ?", lambda k: k, budget
+                )
+            if not wanted:
+                return []
             marks = ",".join("?" * len(wanted))
             return self._db.execute(
                 f"SELECT skeleton, mask, passage_id FROM terms WHERE skeleton IN ({marks})", wanted
             ).fetchall()
+
+    def _rarest(
+        self, keys: list[str], rows: str, argument: Callable[[str], object], budget: int
+    ) -> list[str]:
+        """The keys worth reading: rarest first, while their rows total at most ``budget``.
+
+        A common word or name tells passages apart too little to be worth what
+        scoring it costs. Each key's rows (the query ``rows`` with ``argument(key)``)
+        are counted only up to ``budget + 1``, so a question's work stays bounded
+        however large the index grows.
+        """
+        counted = []
+        for key in keys:
+            found = self._db.execute(
+                f"SELECT count(*) FROM ({rows} LIMIT ?)", (argument(key), budget + 1)
+            ).fetchone()[0]
+            if found:
+                counted.append((found, key))
+        chosen, total = [], 0
+        for found, key in sorted(counted):
+            total += found
+            if total > budget:
+                break
+            chosen.append(key)
+        return chosen
 
     def put_document(
         self,

@@ -104,10 +104,12 @@ def build_ann(master: faiss.Index, kind: str) -> faiss.Index:
 
     The master (exact, flat) stays the reference: it serves ``reconstruct``
     and the reports; this one only answers nearest-neighbour searches fast.
-    Both store 8-bit scalar-quantised vectors (a quarter of the memory).
+    Both store 8-bit scalar-quantised vectors (a quarter of the memory). IVF
+    keeps the ids itself, so later writes can update it in place
+    (:func:`update_ann`); HNSW needs an id map and is rebuilt.
     """
     count = master.ntotal
-    ids = np.array([master.id_map.at(i) for i in range(count)], dtype=np.int64)
+    ids = faiss.vector_to_array(master.id_map).astype(np.int64)
     vectors = master.index.reconstruct_n(0, count)
     if kind == "hnsw":
         factory = "HNSW32,SQ8"
@@ -116,18 +118,33 @@ def build_ann(master: faiss.Index, kind: str) -> faiss.Index:
         factory = f"IVF{lists},SQ8"
     else:
         raise ValueError(f"no approximate index of type {kind!r}")
-    inner = faiss.index_factory(master.d, factory, faiss.METRIC_INNER_PRODUCT)
+    ann = faiss.index_factory(master.d, factory, faiss.METRIC_INNER_PRODUCT)
     sample = vectors if count <= 200_000 else vectors[:: max(1, count // 200_000)]
-    inner.train(np.ascontiguousarray(sample))
-    ann = faiss.IndexIDMap(inner)
+    ann.train(np.ascontiguousarray(sample))
+    if kind == "hnsw":
+        ann = faiss.IndexIDMap(ann)
     ann.add_with_ids(vectors, ids)
     tune(ann)
     return ann
 
 
+def update_ann(ann: faiss.Index, removed: list[int], ids: list[int], matrix: np.ndarray) -> bool:
+    """Remove and add vectors in place; False where the index type cannot (then rebuild).
+
+    An IVF index keeps the clusters it was trained on; new vectors go to the
+    nearest one. That stays accurate while the collection grows moderately
+    (the caller retrains when it has doubled).
+    """
+    if not isinstance(faiss.downcast_index(ann), faiss.IndexIVF):
+        return False
+    remove_vectors(ann, removed)
+    add_vectors(ann, ids, matrix)
+    return True
+
+
 def tune(ann: faiss.Index) -> None:
     """Search-time settings, which FAISS does not save with the index."""
-    inner = faiss.downcast_index(ann.index)
+    inner = faiss.downcast_index(ann.index if isinstance(ann, faiss.IndexIDMap) else ann)
     if isinstance(inner, faiss.IndexHNSW):
         inner.hnsw.efSearch = HNSW_EF_SEARCH
     elif isinstance(inner, faiss.IndexIVF):

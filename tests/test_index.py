@@ -4,6 +4,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -465,6 +466,38 @@ def test_an_approximate_index_type_is_built_searched_and_updated(
     assert check_index(idx.directory).problems == ()
     with pytest.raises(InputError, match="unknown index type 'annoy'"):
         Index.build([corpus], tmp_path / "x", encoder=fake_encoder, index_type="annoy")
+
+
+def test_an_ivf_index_is_updated_in_place_until_the_collection_doubles(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    def extra(n: int) -> None:
+        write(corpus / f"extra{n:03d}.txt", f"Extra document number {n} about topic {n % 7}.\n")
+
+    for n in range(60):
+        extra(n)
+    idx = Index.build([corpus], tmp_path / "ivf", encoder=fake_encoder, index_type="ivf")
+    trained = idx.manifest.ann_trained
+    assert trained == idx.manifest.passages
+    gone = idx.document(corpus / "extra000.txt")[0][0]
+    (corpus / "extra000.txt").unlink()
+    extra(100), extra(99)
+    idx.add([corpus], prune=True)
+    assert idx.manifest.passages == trained + 1
+    assert idx.manifest.ann_trained == trained  # updated, not retrained
+    new = idx.document(corpus / "extra100.txt")[0][0]
+    _, ids = idx.nearest(idx.vectors([new]), 3, approximate=True)
+    assert ids[0][0] == new and gone not in ids
+    assert check_index(idx.directory).problems == ()
+    for n in range(101, 102 + trained):
+        extra(n)
+    idx.add([corpus])
+    assert idx.manifest.ann_trained == idx.manifest.passages > 2 * trained  # retrained
+    ann = idx.directory / idx.manifest.generation / "ann.faiss"
+    broken = faiss.read_index(str(ann))
+    broken.remove_ids(np.array([new], dtype=np.int64))
+    faiss.write_index(broken, str(ann))
+    assert any("approximate index holds" in p for p in check_index(idx.directory).problems)
 
 
 def test_incremental_updates_give_the_same_results_as_a_fresh_build(tmp_path: Path) -> None:
