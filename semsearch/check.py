@@ -51,6 +51,8 @@ def check_index(directory: str | Path | None = None) -> CheckReport:
             "NOT IN (SELECT id FROM passages)",
             "sentences of missing passages": "SELECT count(*) FROM sentences WHERE passage_id NOT IN "
             "(SELECT id FROM passages)",
+            "name-term rows of missing passages": "SELECT count(*) FROM terms WHERE passage_id "
+            "NOT IN (SELECT id FROM passages)",
             "word-index rows of missing passages": "SELECT count(*) FROM lexical WHERE rowid NOT IN "
             "(SELECT id FROM passages)",
             "passages missing from the word index": "SELECT count(*) FROM passages WHERE id NOT IN "

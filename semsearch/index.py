@@ -212,11 +212,17 @@ class Index:
         files = discover(paths, require_files=False)
         roots = [str(Path(p).expanduser().resolve()) for p in paths]
         sources = list(dict.fromkeys([*self.manifest.sources, *roots]))
+        if sources == self.manifest.sources and _untouched(
+            self._state.store.documents(), files, roots, prune
+        ):
+            return Changes(unchanged=len(files))  # no new generation: nothing to write
 
         def sync(staging: _Staging) -> Changes:
             changes = staging.sync(files, progress, on_skip)
             if prune:
-                changes.removed = staging.remove(_vanished(staging, files, roots)).removed
+                changes.removed = staging.remove(
+                    _vanished(staging.store.documents(), files, roots)
+                ).removed
             return changes
 
         return self._write(sync, sources)
@@ -255,16 +261,7 @@ class Index:
         """
         roots = self._live_sources()
         files = discover(roots, require_files=False)  # an emptied folder is a change too
-        known = self._state.store.documents()
-        under = {p for p in known if any(Path(p).is_relative_to(r) for r in roots)}
-        if {str(f) for f in files} != under:
-            return True
-        for f in files:
-            st = f.stat()
-            rec = known[str(f)]
-            if (st.st_size, st.st_mtime_ns) != (rec.size, rec.mtime_ns):
-                return True
-        return False
+        return not _untouched(self._state.store.documents(), files, roots, prune=True)
 
     def _live_sources(self) -> list[str]:
         """The recorded sources still on disk (a vanished root never empties the index)."""
@@ -456,14 +453,17 @@ class _Staging:
         planned: list[tuple[DocumentRecord, list[tuple[str, int, int, str]], bool]] = []
         for path in files:
             key = str(path)
+            old = known.get(key)
             try:
+                stat = path.stat()
+                if old is not None and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                    changes.unchanged += 1  # same size and time: not even read
+                    continue
                 text = read_text(path)
             except (UnreadableFile, OSError) as exc:
                 _skip(changes, Skipped(path, str(exc)), on_skip)
                 continue
-            stat = path.stat()
             record = DocumentRecord(0, key, _sha256(text), stat.st_size, stat.st_mtime_ns)
-            old = known.get(key)
             if old is not None and old.sha256 == record.sha256:
                 changes.unchanged += 1
                 if (old.size, old.mtime_ns) != (record.size, record.mtime_ns):
@@ -819,14 +819,22 @@ def _check_index_type(kind: str) -> None:
         raise InputError(f"unknown index type {kind!r}; choose one of: {', '.join(INDEX_TYPES)}")
 
 
-def _vanished(staging: _Staging, files: list[Path], roots: list[str]) -> list[str]:
+def _vanished(known: Iterable[str], files: list[Path], roots: list[str]) -> list[str]:
     """Indexed documents under ``roots`` that are not among ``files`` any more."""
     present = {str(f) for f in files}
-    return [
-        p
-        for p in staging.store.documents()
-        if p not in present and any(Path(p).is_relative_to(r) for r in roots)
-    ]
+    return [p for p in known if p not in present and any(Path(p).is_relative_to(r) for r in roots)]
+
+
+def _untouched(
+    known: dict[str, DocumentRecord], files: list[Path], roots: list[str], prune: bool
+) -> bool:
+    """Whether syncing ``files`` would change nothing: each one indexed with its current
+    size and modification time and, with ``prune``, none gone. Stats only, no reading."""
+    for f in files:
+        record, stat = known.get(str(f)), f.stat()
+        if record is None or (record.size, record.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+            return False
+    return not (prune and _vanished(known, files, roots))
 
 
 def _choose_encoder(

@@ -7,7 +7,8 @@ they are), so ``read_text(path)[start:end]`` is exactly a hit's text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,25 +38,42 @@ def discover(paths: Iterable[str | Path], *, require_files: bool = True) -> list
     A missing path is an error; finding no file at all is one too unless
     ``require_files`` is false (an emptied folder, when updating an index).
     """
-    found: set[Path] = set()
+    found: set[str] = set()
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
             raise InputError(f"no such file or folder: {raw}")
         if path.is_file():
-            found.add(path.resolve())
+            found.add(str(path.resolve()))
             continue
-        for child in path.rglob("*"):
-            rel = child.relative_to(path)
-            if any(part.startswith(".") for part in rel.parts):
-                continue
-            if child.suffix.lower() in TEXT_SUFFIXES and child.is_file():
-                found.add(child.resolve())
+        found.update(_walk(path))
     if not found and require_files:
         shown = ", ".join(str(p) for p in paths) or "(nothing)"
         suffixes = " ".join(sorted(TEXT_SUFFIXES))
         raise InputError(f"no text files ({suffixes}) found in {shown}")
-    return sorted(found)
+    return [Path(p) for p in sorted(found, key=lambda p: p.split(os.sep))]  # Path order
+
+
+def _walk(folder: Path | str) -> Iterator[str]:
+    """Resolved paths of the text files under ``folder``, hidden ones left out.
+
+    Directory entries tell file from folder and link without a system call
+    each, and ``realpath`` runs once a folder (and per link), not once a file:
+    a folder of 100,000 files is listed in a fraction of a second.
+    """
+    real = os.path.realpath(folder)
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():  # follows links, like rglob
+                yield from _walk(entry.path)
+            elif os.path.splitext(entry.name)[1].lower() in TEXT_SUFFIXES and entry.is_file():
+                yield (
+                    os.path.realpath(entry.path)
+                    if entry.is_symlink()
+                    else os.path.join(real, entry.name)
+                )
 
 
 def read_text(path: Path) -> str:

@@ -100,8 +100,12 @@ class Store:
             self._db = sqlite3.connect(path, check_same_thread=False)
             self._db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # new files only
             self._db.executescript(SCHEMA)
-        self._db.execute("PRAGMA foreign_keys = ON")
+        # Deletes are spelled out below, each by a primary key. Declared cascades
+        # would scan the whole name-terms table (tens of millions of rows at a
+        # million passages) for every passage removed.
+        self._db.execute("PRAGMA foreign_keys = OFF")
         self._lock = threading.Lock()
+        self._unplaced: set[int] = set()  # passages that lost a place since drop_orphans
 
     def close(self) -> None:
         self._db.close()
@@ -265,19 +269,46 @@ class Store:
         )
 
     def remove_documents(self, paths: Iterable[str]) -> int:
-        cur = self._db.executemany("DELETE FROM documents WHERE path = ?", [(p,) for p in paths])
-        return cur.rowcount
+        removed = 0
+        for path in paths:
+            row = self._db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+            if row is None:
+                continue
+            self._unplaced.update(
+                r[0]
+                for r in self._db.execute(
+                    "SELECT passage_id FROM occurrences WHERE document_id = ?", row
+                )
+            )
+            self._db.execute("DELETE FROM occurrences WHERE document_id = ?", row)
+            self._db.execute("DELETE FROM documents WHERE id = ?", row)
+            removed += 1
+        return removed
 
     def drop_orphans(self) -> list[int]:
-        """Delete passages no document uses any more; return their ids."""
-        orphans = [
-            r[0]
-            for r in self._db.execute(
-                "SELECT id FROM passages WHERE id NOT IN (SELECT passage_id FROM occurrences)"
+        """Delete the passages no document uses any more; return their ids.
+
+        Only passages that lost a place since the last call can have become
+        orphans, so only they are looked at.
+        """
+        orphans = sorted(
+            pid
+            for pid in self._unplaced
+            if self._db.execute(
+                "SELECT 1 FROM occurrences WHERE passage_id = ? LIMIT 1", (pid,)
+            ).fetchone()
+            is None
+        )
+        self._unplaced.clear()
+        for pid in orphans:
+            (text,) = self._db.execute("SELECT text FROM passages WHERE id = ?", (pid,)).fetchone()
+            self._db.executemany(
+                "DELETE FROM terms WHERE skeleton = ? AND mask = ? AND passage_id = ?",
+                [(skeleton, mask, pid) for skeleton, mask in passage_terms(text)],
             )
-        ]
-        self._db.executemany("DELETE FROM passages WHERE id = ?", [(i,) for i in orphans])
-        self._db.executemany("DELETE FROM lexical WHERE rowid = ?", [(i,) for i in orphans])
+            self._db.execute("DELETE FROM sentences WHERE passage_id = ?", (pid,))
+            self._db.execute("DELETE FROM lexical WHERE rowid = ?", (pid,))
+            self._db.execute("DELETE FROM passages WHERE id = ?", (pid,))
         return orphans
 
     def passage_ids_all(self) -> list[int]:

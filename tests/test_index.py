@@ -286,9 +286,26 @@ def test_add_embeds_only_new_text_and_remove_drops_vectors(
     assert idx.manifest.passages == 3
     idx.remove([corpus / "a.txt"])
     assert idx.manifest.documents == 2 and idx.manifest.passages == 2
+    assert check_index(idx.directory).problems == ()  # no row of a.txt's passage left behind
     assert all("apples" not in h.text for h in idx.search("apples orchards", k=5))
     with pytest.raises(InputError, match="no indexed documents"):
         idx.remove([corpus / "a.txt"])
+
+
+def test_adding_unchanged_files_writes_nothing_and_reads_no_file(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    generation = idx.manifest.generation
+    read: list[Path] = []
+    monkeypatch.setattr(index_module, "read_text", lambda p: read.append(p) or read_text(p))
+    changes = idx.add([corpus], prune=True)
+    assert changes.unchanged == 2 and not (changes.added or changes.updated or changes.removed)
+    assert idx.manifest.generation == generation and read == []
+    write(corpus / "c.txt", "A third document about carrots and cabbages in the garden.\n")
+    changes = idx.add([corpus])
+    assert [Path(p).name for p in read] == ["c.txt"]  # the unchanged two are not even read
+    assert changes.unchanged == 2 and idx.manifest.generation != generation
 
 
 def test_refresh_follows_changes_and_deletions(
