@@ -213,23 +213,22 @@ def measure(n: int, work: Path) -> None:
         base,
         f"recall@10 {recall:.3f}",
     )
-    for mode in ("dense", "hybrid"):
-        _row(
-            f"semsearch {mode} search",
-            _times(lambda i, m=mode: idx.search(questions[i], k=10, mode=m), len(questions)),
-            base,
-            "hits with text, places, highlight",
-        )
     idx.close()
-    idx = Index.open(directory, encoder=ClusteredEncoder(embed_questions=True))
-    for mode in ("dense", "hybrid"):
-        _row(
-            f"semsearch {mode}, with embedding",
-            _times(lambda i, m=mode: idx.search(questions[i], k=10, mode=m), len(questions)),
-            base,
-            "e5-small-q4 embeds the question",
-        )
-    idx.close()
+    for embed, label, note in (
+        (False, "search", "hits with text, places, highlight"),
+        (True, "with embedding", "e5-small-q4 embeds the question"),
+    ):
+        idx = Index.open(directory, encoder=ClusteredEncoder(embed_questions=embed))
+        for mode in ("dense", "hybrid"):
+            _row(
+                f"semsearch {mode} {label}",
+                _times(
+                    lambda i, m=mode, x=idx: x.search(questions[i], k=10, mode=m), len(questions)
+                ),
+                base,
+                note,
+            )
+        idx.close()
     _reindex(work, directory, build_s)
 
 
