@@ -289,7 +289,9 @@ class Store:
         """Delete the passages no document uses any more; return their ids.
 
         Only passages that lost a place since the last call can have become
-        orphans, so only they are looked at.
+        orphans, so only they are looked at. A passage's name terms are found
+        again from its text, so ``passage_terms`` may change only with
+        ``FORMAT_VERSION`` (old rows would be left behind; ``check`` reports them).
         """
         orphans = sorted(
             pid
