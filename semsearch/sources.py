@@ -58,22 +58,28 @@ def _walk(folder: Path | str) -> Iterator[str]:
     """Resolved paths of the text files under ``folder``, hidden ones left out.
 
     Directory entries tell file from folder and link without a system call
-    each, and ``realpath`` runs once a folder (and per link), not once a file:
-    a folder of 100,000 files is listed in a fraction of a second.
+    each, and ``realpath`` runs once a folder (and per linked file), not once
+    a file: a folder of 100,000 files is listed in about a second. Linked
+    folders are not entered (as with ``Path.rglob``), so a link loop cannot
+    trap the walk; unreadable folders are passed over.
     """
     real = os.path.realpath(folder)
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():  # follows links, like rglob
-                yield from _walk(entry.path)
-            elif os.path.splitext(entry.name)[1].lower() in TEXT_SUFFIXES and entry.is_file():
-                yield (
-                    os.path.realpath(entry.path)
-                    if entry.is_symlink()
-                    else os.path.join(real, entry.name)
-                )
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except PermissionError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(entry.path)
+        elif os.path.splitext(entry.name)[1].lower() in TEXT_SUFFIXES and entry.is_file():
+            yield (
+                os.path.realpath(entry.path)
+                if entry.is_symlink()
+                else os.path.join(real, entry.name)
+            )
 
 
 def read_text(path: Path) -> str:

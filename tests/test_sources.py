@@ -17,6 +17,16 @@ def test_discover_walks_folders_for_text_files_only(tmp_path: Path) -> None:
     assert [p.name for p in found] == ["a.txt", "b.md"]
 
 
+def test_discover_resolves_linked_files_and_does_not_enter_linked_folders(tmp_path: Path) -> None:
+    outside = write(tmp_path / "elsewhere" / "far.txt", "x")
+    corpus = tmp_path / "corpus"
+    write(corpus / "sub" / "near.txt", "x")
+    (corpus / "link.txt").symlink_to(outside)
+    (corpus / "sub" / "loop").symlink_to(corpus, target_is_directory=True)
+    found = discover([corpus])
+    assert found == sorted([outside.resolve(), (corpus / "sub" / "near.txt").resolve()])
+
+
 def test_discover_takes_an_explicit_file_whatever_its_suffix(tmp_path: Path) -> None:
     f = write(tmp_path / "notes.log", "hello")
     assert discover([f]) == [f.resolve()]
