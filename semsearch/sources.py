@@ -46,7 +46,7 @@ def discover(paths: Iterable[str | Path], *, require_files: bool = True) -> list
         if path.is_file():
             found.add(str(path.resolve()))
             continue
-        found.update(_walk(path))
+        found.update(full for full, _ in _walk(path))
     if not found and require_files:
         shown = ", ".join(str(p) for p in paths) or "(nothing)"
         suffixes = " ".join(sorted(TEXT_SUFFIXES))
@@ -54,8 +54,33 @@ def discover(paths: Iterable[str | Path], *, require_files: bool = True) -> list
     return [Path(p) for p in sorted(found, key=lambda p: p.split(os.sep))]  # Path order
 
 
-def _walk(folder: Path | str) -> Iterator[str]:
-    """Resolved paths of the text files under ``folder``, hidden ones left out.
+def file_states(paths: Iterable[str | Path]) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of each text file :func:`discover` would find, by resolved path.
+
+    What an index compares with its records to tell whether it is stale,
+    without sorting or building ``Path`` objects; paths gone are left out.
+    """
+    states: dict[str, tuple[int, int]] = {}
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_file():
+            stat = path.stat()
+            states[str(path.resolve())] = (stat.st_size, stat.st_mtime_ns)
+        elif path.is_dir():
+            for full, entry in _walk(path):
+                stat = entry.stat()
+                states[full] = (stat.st_size, stat.st_mtime_ns)
+    return states
+
+
+def is_under(path: str, roots: Iterable[str]) -> bool:
+    """Whether a resolved path is one of ``roots`` or inside one (string checks only)."""
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _walk(folder: Path | str) -> Iterator[tuple[str, os.DirEntry]]:
+    """Resolved paths (with their directory entries) of the text files under
+    ``folder``, hidden ones left out.
 
     Directory entries tell file from folder and link without a system call
     each, and ``realpath`` runs once a folder (and per linked file), not once
@@ -75,11 +100,12 @@ def _walk(folder: Path | str) -> Iterator[str]:
         if entry.is_dir(follow_symlinks=False):
             yield from _walk(entry.path)
         elif os.path.splitext(entry.name)[1].lower() in TEXT_SUFFIXES and entry.is_file():
-            yield (
+            full = (
                 os.path.realpath(entry.path)
                 if entry.is_symlink()
                 else os.path.join(real, entry.name)
             )
+            yield full, entry
 
 
 def read_text(path: Path) -> str:

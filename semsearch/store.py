@@ -126,6 +126,12 @@ class Store:
         rows = self._db.execute("SELECT id, path, sha256, size, mtime_ns FROM documents")
         return {r[1]: DocumentRecord(*r) for r in rows}
 
+    def file_states(self) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) of every indexed document, by path: the staleness check."""
+        with self._lock:
+            rows = self._db.execute("SELECT path, size, mtime_ns FROM documents").fetchall()
+        return {path: (size, mtime) for path, size, mtime in rows}
+
     def passage_ids(self, hashes: Iterable[str]) -> dict[str, int]:
         """Ids of the passages already stored for these text hashes."""
         wanted = list(set(hashes))

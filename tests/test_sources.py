@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from semsearch.errors import InputError
-from semsearch.sources import UnreadableFile, discover, read_text
+from semsearch.sources import UnreadableFile, discover, file_states, is_under, read_text
 
 from .conftest import SEEDS, write
 
@@ -66,3 +66,18 @@ def test_read_text_refuses_bad_files(tmp_path: Path, data: bytes, reason: str) -
     f.write_bytes(data)
     with pytest.raises(UnreadableFile, match=reason):
         read_text(f)
+
+
+def test_is_under_compares_whole_path_components() -> None:
+    assert is_under("/news/ar/a.txt", ["/news/ar"]) and is_under("/news/ar", ["/news/ar"])
+    assert is_under("/news/ar/a.txt", ["/news/ar/"]) and is_under("/x/a.txt", ["/"])
+    assert not is_under("/news/arabic/a.txt", ["/news/ar"])
+
+
+def test_file_states_match_what_discover_finds(tmp_path: Path) -> None:
+    write(tmp_path / "a.txt", "abc")
+    write(tmp_path / "sub" / "b.md", "x")
+    write(tmp_path / ".hidden" / "c.txt", "x")
+    states = file_states([tmp_path])
+    assert sorted(states) == [str(p) for p in discover([tmp_path])]
+    assert states[str((tmp_path / "a.txt").resolve())][0] == 3
