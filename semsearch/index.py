@@ -209,13 +209,13 @@ class Index:
         removed too. Documents elsewhere are left alone.
         """
         paths = list(paths)
-        files = discover(paths, require_files=False)
+        current = file_states(paths)
         roots = [str(Path(p).expanduser().resolve()) for p in paths]
         sources = list(dict.fromkeys([*self.manifest.sources, *roots]))
-        if sources == self.manifest.sources and _untouched(
-            self._state.store.documents(), files, roots, prune
-        ):
-            return Changes(unchanged=len(files))  # no new generation: nothing to write
+        known = self._state.store.file_states()
+        if sources == self.manifest.sources and _untouched(known, current, roots, prune):
+            return Changes(unchanged=len(current))  # no new generation: nothing to write
+        files = discover(paths, require_files=False)
 
         def sync(staging: _Staging) -> Changes:
             changes = staging.sync(files, progress, on_skip)
@@ -256,8 +256,7 @@ class Index:
         cheap enough to run before every question (about 0.5 s for 100,000 files).
         """
         roots = self._live_sources()
-        known = self._state.store.file_states()
-        return file_states(roots) != {p: s for p, s in known.items() if is_under(p, roots)}
+        return not _untouched(self._state.store.file_states(), file_states(roots), roots, True)
 
     def _live_sources(self) -> list[str]:
         """The recorded sources still on disk (a vanished root never empties the index)."""
@@ -384,7 +383,8 @@ class Index:
         """Stage a new generation from the live one, apply ``change``, commit, reopen."""
         chunking = ChunkingConfig(**self.manifest.chunking)
         with self._write_lock, _locked(self.directory):
-            base = _load_state(self.directory)  # another process may have written since
+            # another process may have written since
+            base = _load_state(self.directory, approximate=False)
             try:
                 with _Staging(
                     self.directory, base, self.encoder, chunking, self.manifest.index_type
@@ -692,8 +692,12 @@ def ensure_index(
     return idx
 
 
-def _load_state(directory: Path) -> _State:
-    """Open the live generation, checking that its files agree with the manifest."""
+def _load_state(directory: Path, *, approximate: bool = True) -> _State:
+    """Open the live generation, checking that its files agree with the manifest.
+
+    ``approximate=False`` leaves the approximate index unread (the finder is
+    the exact master): a write's base needs only the manifest and files.
+    """
     manifest = read_manifest(directory)
     gen = directory / manifest.generation
     hint = f"; rebuild with: semsearch index PATH --index {directory}"
@@ -702,7 +706,7 @@ def _load_state(directory: Path) -> _State:
     try:
         large = manifest.ann != "flat"
         vectors = load_vectors(gen / VECTORS, manifest.dim, mmap=large)
-        finder = load_vectors(gen / ANN, manifest.dim) if large else vectors
+        finder = load_vectors(gen / ANN, manifest.dim) if large and approximate else vectors
     except IndexCorruptError as exc:
         raise IndexCorruptError(f"{exc}{hint}") from None
     if finder is not vectors:
@@ -822,15 +826,16 @@ def _vanished(known: Iterable[str], files: list[Path], roots: list[str]) -> list
 
 
 def _untouched(
-    known: dict[str, DocumentRecord], files: list[Path], roots: list[str], prune: bool
+    known: dict[str, tuple[int, int]],
+    current: dict[str, tuple[int, int]],
+    roots: list[str],
+    prune: bool,
 ) -> bool:
-    """Whether syncing ``files`` would change nothing: each one indexed with its current
-    size and modification time and, with ``prune``, none gone. Stats only, no reading."""
-    for f in files:
-        record, stat = known.get(str(f)), f.stat()
-        if record is None or (record.size, record.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
-            return False
-    return not (prune and _vanished(known, files, roots))
+    """Whether syncing would change nothing: each current file indexed with its
+    current (size, mtime_ns) and, with ``prune``, no indexed file under ``roots`` gone."""
+    if any(known.get(path) != state for path, state in current.items()):
+        return False
+    return not (prune and any(p not in current and is_under(p, roots) for p in known))
 
 
 def _choose_encoder(
@@ -852,7 +857,7 @@ def _reusable_generation(
 ) -> _State | None:
     """The live generation if a rebuild can start from it (same encoder and chunking)."""
     try:
-        state = _load_state(directory)
+        state = _load_state(directory, approximate=False)
     except IndexNotFoundError:
         return None
     except IndexCorruptError:

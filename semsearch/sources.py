@@ -57,16 +57,18 @@ def discover(paths: Iterable[str | Path], *, require_files: bool = True) -> list
 def file_states(paths: Iterable[str | Path]) -> dict[str, tuple[int, int]]:
     """(size, mtime_ns) of each text file :func:`discover` would find, by resolved path.
 
-    What an index compares with its records to tell whether it is stale,
-    without sorting or building ``Path`` objects; paths gone are left out.
+    What an index compares with its records to tell whether anything changed,
+    without sorting or building ``Path`` objects. A missing path is an error.
     """
     states: dict[str, tuple[int, int]] = {}
     for raw in paths:
         path = Path(raw).expanduser()
+        if not path.exists():
+            raise InputError(f"no such file or folder: {raw}")
         if path.is_file():
             stat = path.stat()
             states[str(path.resolve())] = (stat.st_size, stat.st_mtime_ns)
-        elif path.is_dir():
+        else:
             for full, entry in _walk(path):
                 stat = entry.stat()
                 states[full] = (stat.st_size, stat.st_mtime_ns)
