@@ -223,6 +223,8 @@ class Index:
                 changes.removed = staging.remove(
                     _vanished(staging.store.documents(), files, roots)
                 ).removed
+                present = {str(f) for f in files}
+                staging.forget_skipped(lambda p: p in present or not is_under(p, roots))
             return changes
 
         return self._write(sync, sources)
@@ -233,6 +235,7 @@ class Index:
 
         def drop(staging: _Staging) -> Changes:
             gone = [p for p in staging.store.documents() if is_under(p, prefixes)]
+            staging.forget_skipped(lambda p: not is_under(p, prefixes))
             if not gone:
                 shown = ", ".join(str(p) for p in prefixes)
                 raise InputError(f"no indexed documents at {shown}; see semsearch info")
@@ -446,19 +449,30 @@ class _Staging:
         """Bring the given files up to date, embedding only texts not stored yet."""
         changes = Changes()
         known = self.store.documents()
+        unusable = self.store.skipped()
         planned: list[tuple[DocumentRecord, list[tuple[str, int, int, str]], bool]] = []
         for path in files:
             key = str(path)
             old = known.get(key)
             try:
                 stat = path.stat()
-                if old is not None and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-                    changes.unchanged += 1  # same size and time: not even read
-                    continue
-                text = read_text(path)
-            except (UnreadableFile, OSError) as exc:
+            except OSError as exc:
                 _skip(changes, Skipped(path, str(exc)), on_skip)
                 continue
+            state = (stat.st_size, stat.st_mtime_ns)
+            if key in unusable and unusable[key][:2] == state:
+                _skip(changes, Skipped(path, unusable[key][2]), on_skip)  # not read again
+                continue
+            if old is not None and (old.size, old.mtime_ns) == state:
+                changes.unchanged += 1  # same size and time: not even read
+                continue
+            try:
+                text = read_text(path)
+            except (UnreadableFile, OSError) as exc:
+                self._refuse(changes, key, state, str(exc), on_skip)
+                continue
+            if key in unusable:
+                self.store.drop_skipped([key])  # usable now
             record = DocumentRecord(0, key, _sha256(text), stat.st_size, stat.st_mtime_ns)
             if old is not None and old.sha256 == record.sha256:
                 changes.unchanged += 1
@@ -470,9 +484,8 @@ class _Staging:
                 for s in chunk(text, self.chunking)
             ]
             if not spans:
-                _skip(
-                    changes, Skipped(path, "no passages left after removing page chrome"), on_skip
-                )
+                reason = "no passages left after removing page chrome"
+                self._refuse(changes, key, state, reason, on_skip)
                 continue
             planned.append((record, spans, old is not None))
 
@@ -490,6 +503,23 @@ class _Staging:
             (changes.updated if existed else changes.added).append(record.path)
         self._remove_vectors(self.store.drop_orphans())
         return changes
+
+    def _refuse(
+        self,
+        changes: Changes,
+        path: str,
+        state: tuple[int, int],
+        reason: str,
+        on_skip: OnSkip | None,
+    ) -> None:
+        """Skip an unusable file and remember it as it is now, so that it does not
+        count as a change (and make every question refresh) until it changes."""
+        _skip(changes, Skipped(Path(path), reason), on_skip)
+        self.store.put_skipped(path, *state, reason)
+
+    def forget_skipped(self, keep: Callable[[str], bool]) -> None:
+        """Forget the recorded unusable files for which ``keep`` is false."""
+        self.store.drop_skipped(p for p in self.store.skipped() if not keep(p))
 
     def remove(self, paths: list[str]) -> Changes:
         self.store.remove_documents(paths)
@@ -751,6 +781,7 @@ def _build(
             with _Staging(directory, base, encoder, chunking, index_type, retrain=True) as staging:
                 changes = staging.sync(files, progress, on_skip)
                 gone = [p for p in staging.store.documents() if p not in wanted]
+                staging.forget_skipped(lambda p: p in wanted)
                 changes.removed = staging.remove(gone).removed
                 if staging.store.counts()[0] == 0:
                     _raise_nothing_indexed(roots, changes)

@@ -8,6 +8,7 @@ embedded once and never lose a location.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -54,6 +55,12 @@ CREATE TABLE IF NOT EXISTS sentences (
     PRIMARY KEY (passage_id, start)
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS lexical USING fts5(body, tokenize = 'unicode61');
+CREATE TABLE IF NOT EXISTS skipped (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
 """
 
 
@@ -127,10 +134,30 @@ class Store:
         return {r[1]: DocumentRecord(*r) for r in rows}
 
     def file_states(self) -> dict[str, tuple[int, int]]:
-        """(size, mtime_ns) of every indexed document, by path: the staleness check."""
+        """(size, mtime_ns) by path of every file seen: indexed or skipped as unusable.
+
+        What a folder is compared with to tell whether anything changed; a
+        skipped file counts as seen, so it does not make the index stale again.
+        """
         with self._lock:
             rows = self._db.execute("SELECT path, size, mtime_ns FROM documents").fetchall()
+            with contextlib.suppress(sqlite3.OperationalError):  # older files have no table
+                rows += self._db.execute("SELECT path, size, mtime_ns FROM skipped").fetchall()
         return {path: (size, mtime) for path, size, mtime in rows}
+
+    def skipped(self) -> dict[str, tuple[int, int, str]]:
+        """(size, mtime_ns, reason) by path of the files found unusable, as they were then."""
+        rows = self._db.execute("SELECT path, size, mtime_ns, reason FROM skipped")
+        return {path: (size, mtime, reason) for path, size, mtime, reason in rows}
+
+    def put_skipped(self, path: str, size: int, mtime_ns: int, reason: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO skipped (path, size, mtime_ns, reason) VALUES (?, ?, ?, ?)",
+            (path, size, mtime_ns, reason),
+        )
+
+    def drop_skipped(self, paths: Iterable[str]) -> None:
+        self._db.executemany("DELETE FROM skipped WHERE path = ?", [(p,) for p in paths])
 
     def passage_ids(self, hashes: Iterable[str]) -> dict[str, int]:
         """Ids of the passages already stored for these text hashes."""

@@ -240,6 +240,30 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(
     assert "UTF-8" in reasons["latin1.txt"] and "binary" in reasons["bin.txt"]
 
 
+def test_a_skipped_file_does_not_make_the_index_stale_until_it_changes(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    bad = corpus / "bin.txt"
+    bad.write_bytes(b"\x00\x01binary")
+    idx = Index.build([corpus], tmp_path / "index", encoder=fake_encoder)
+    generation = idx.manifest.generation
+    assert not idx.is_stale()  # else every question would refresh and warn again
+    skipped = []
+    changes = idx.add([corpus], prune=True, on_skip=skipped.append)
+    assert idx.manifest.generation == generation and changes.unchanged == 3
+    write(bad, "Now a readable paragraph about pears, plums and the valley's orchards.\n")
+    assert idx.is_stale()
+    changes = idx.refresh(on_skip=skipped.append)
+    assert [Path(p).name for p in changes.added] == ["bin.txt"] and skipped == []
+    bad.write_bytes(b"\x00binary again")
+    idx.refresh(on_skip=skipped.append)
+    assert [s.path.name for s in skipped] == ["bin.txt"] and not idx.is_stale()
+    bad.unlink()
+    assert idx.is_stale()
+    idx.refresh()
+    assert not idx.is_stale() and idx.manifest.documents == 2
+
+
 def test_a_failed_rebuild_leaves_the_previous_index_usable(
     corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
 ) -> None:
