@@ -301,8 +301,8 @@ class Store:
             (record.size, record.mtime_ns, record.path),
         )
 
-    def remove_documents(self, paths: Iterable[str]) -> int:
-        removed = 0
+    def remove_documents(self, paths: Iterable[str]) -> None:
+        """Delete documents with their places (their passages wait for drop_orphans)."""
         for path in paths:
             row = self._db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
             if row is None:
@@ -315,8 +315,6 @@ class Store:
             )
             self._db.execute("DELETE FROM occurrences WHERE document_id = ?", row)
             self._db.execute("DELETE FROM documents WHERE id = ?", row)
-            removed += 1
-        return removed
 
     def drop_orphans(self) -> list[int]:
         """Delete the passages no document uses any more; return their ids.
