@@ -38,20 +38,12 @@ def discover(paths: Iterable[str | Path], *, require_files: bool = True) -> list
     A missing path is an error; finding no file at all is one too unless
     ``require_files`` is false (an emptied folder, when updating an index).
     """
-    found: set[str] = set()
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if not path.exists():
-            raise InputError(f"no such file or folder: {raw}")
-        if path.is_file():
-            found.add(str(path.resolve()))
-            continue
-        found.update(full for full, _ in _walk(path))
+    found = {full for full, _ in _listing(paths)}
     if not found and require_files:
         shown = ", ".join(str(p) for p in paths) or "(nothing)"
         suffixes = " ".join(sorted(TEXT_SUFFIXES))
         raise InputError(f"no text files ({suffixes}) found in {shown}")
-    return [Path(p) for p in sorted(found, key=lambda p: p.split(os.sep))]  # Path order
+    return in_order(found)
 
 
 def file_states(paths: Iterable[str | Path]) -> dict[str, tuple[int, int]]:
@@ -61,18 +53,27 @@ def file_states(paths: Iterable[str | Path]) -> dict[str, tuple[int, int]]:
     without sorting or building ``Path`` objects. A missing path is an error.
     """
     states: dict[str, tuple[int, int]] = {}
+    for full, entry in _listing(paths):
+        stat = entry.stat()
+        states[full] = (stat.st_size, stat.st_mtime_ns)
+    return states
+
+
+def in_order(paths: Iterable[str]) -> list[Path]:
+    """Resolved path strings as ``Path`` objects, in ``Path`` order (component by component)."""
+    return [Path(p) for p in sorted(paths, key=lambda p: p.split(os.sep))]
+
+
+def _listing(paths: Iterable[str | Path]) -> Iterator[tuple[str, Path | os.DirEntry]]:
+    """(resolved path, something to ``stat``) of each text file under ``paths``."""
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
             raise InputError(f"no such file or folder: {raw}")
         if path.is_file():
-            stat = path.stat()
-            states[str(path.resolve())] = (stat.st_size, stat.st_mtime_ns)
+            yield str(path.resolve()), path
         else:
-            for full, entry in _walk(path):
-                stat = entry.stat()
-                states[full] = (stat.st_size, stat.st_mtime_ns)
-    return states
+            yield from _walk(path)
 
 
 def is_under(path: str, roots: Iterable[str]) -> bool:
