@@ -17,7 +17,7 @@ from .chunking import normalize
 from .errors import InputError
 from .index import Index
 from .ranking import MODES
-from .sources import UnreadableFile, read_text
+from .sources import read_input
 
 CUTOFFS = (1, 3, 5, 10)
 
@@ -48,12 +48,7 @@ class Evaluation:
 
 def read_qrels(path: str | Path) -> list[Qrel]:
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no such qrels file: {path}")
-    try:
-        text = read_text(path)
-    except UnreadableFile as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
+    text = read_input(path, "qrels file")
     qrels = []
     for n, row in enumerate(csv.reader(text.splitlines(), delimiter="\t"), 1):
         if not row or not "".join(row).strip() or row[0].startswith("#"):

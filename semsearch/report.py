@@ -19,7 +19,7 @@ from .chunking import ChunkingConfig, chunk, normalize
 from .errors import InputError
 from .index import Index
 from .search import Hit, Passage, check_query
-from .sources import UnreadableFile, read_text
+from .sources import read_input
 
 DUPLICATE_THRESHOLD = 0.955
 """Cosine above which two passages count as near-duplicates (e5-small-q4 scale).
@@ -59,12 +59,7 @@ class QueryReport:
 def read_questions(path: str | Path) -> list[str]:
     """One question a line, or a CSV/TSV file with a ``question`` column."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"no such questions file: {path}")
-    try:
-        text = read_text(path)
-    except UnreadableFile as exc:
-        raise InputError(f"cannot read questions from {path}: {exc}") from None
+    text = read_input(path, "questions file")
     if path.suffix.lower() in (".csv", ".tsv"):
         rows = csv.DictReader(
             text.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ","
@@ -333,9 +328,7 @@ def _match(scores: np.ndarray, threshold: float) -> dict[int, int]:
 
 
 def _sections(index: Index, path: Path) -> tuple[list[Section], np.ndarray]:
-    if not path.is_file():
-        raise InputError(f"no such file: {path}")
-    text = read_text(path)
+    text = read_input(path, "file")
     stored = index.document(path)
     if stored:
         known = {p.passage_id: normalize(p.text) for p in index.passages(pid for pid, _ in stored)}

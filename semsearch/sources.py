@@ -111,6 +111,18 @@ def _walk(folder: Path | str) -> Iterator[tuple[str, os.DirEntry]]:
             yield full, entry
 
 
+def read_input(path: str | Path, what: str) -> str:
+    """The text of a file named to a command (questions, qrels, a document to
+    compare), or an :class:`InputError` that says what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no such {what}: {path}")
+    try:
+        return read_text(path)
+    except UnreadableFile as exc:
+        raise InputError(f"cannot read {what} {path}: {exc}") from None
+
+
 def read_text(path: Path) -> str:
     """Decode a file as UTF-8, refusing empty, binary and non-UTF-8 files."""
     data = path.read_bytes()

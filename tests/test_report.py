@@ -146,6 +146,13 @@ def test_compare_names_a_missing_file(seeds_index: Index, tmp_path: Path) -> Non
         compare(seeds_index, tmp_path / "a.txt", tmp_path / "b.txt")
 
 
+def test_compare_refuses_an_unreadable_file_in_one_line(seeds_index: Index, tmp_path: Path) -> None:
+    binary = tmp_path / "a.txt"
+    binary.write_bytes(b"\x00\x01binary")
+    with pytest.raises(InputError, match=r"cannot read file .*a\.txt: binary file"):
+        compare(seeds_index, binary, tmp_path / "a.txt")
+
+
 def test_read_questions_takes_lines_csv_and_tsv(tmp_path: Path) -> None:
     lines = write(tmp_path / "q.txt", "first question\n\n# a comment\n  second question  \n")
     assert read_questions(lines) == ["first question", "second question"]
