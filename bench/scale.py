@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import json
 import random
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -37,7 +38,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from semsearch import Index
@@ -133,11 +133,15 @@ def _open_child(directory: Path, question: str) -> tuple[float, float]:
 
 
 def _exact_vectors(directory: Path) -> tuple[np.ndarray, np.ndarray]:
-    """All stored vectors and their ids, read straight from the exact FAISS file."""
+    """All stored vectors and their ids, read straight from the database with sqlite3."""
     manifest = json.loads((directory / "manifest.json").read_text())
-    master = faiss.read_index(str(directory / manifest["generation"] / "vectors.faiss"))
-    ids = faiss.vector_to_array(master.id_map)
-    return master.index.reconstruct_n(0, master.ntotal), ids
+    db = sqlite3.connect(directory / manifest["database"])
+    (count,) = db.execute("SELECT count(*) FROM passages").fetchone()
+    vectors, ids = np.empty((count, DIM), dtype=np.float32), np.empty(count, dtype=np.int64)
+    for n, (pid, blob) in enumerate(db.execute("SELECT id, vector FROM passages ORDER BY id")):
+        ids[n], vectors[n] = pid, np.frombuffer(blob, dtype=np.float32)
+    db.close()
+    return vectors, ids
 
 
 def _times(run: Callable[[int], object], count: int) -> list[float]:

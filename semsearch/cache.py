@@ -1,7 +1,7 @@
 """Vectors already computed, so that no text is embedded twice by the same encoder.
 
-The cache lives beside the generations (``embeddings.sqlite`` in the index
-folder) and outlives them: a file removed and added back, a rebuild with
+The cache lives beside the database (``embeddings.sqlite`` in the index
+folder) and outlives it: a file removed and added back, a rebuild with
 other chunking that yields the same passages, or a switch back to an earlier
 model all reuse what was computed. Keys hash the encoder's identity (name,
 weights fingerprint, prompts, truncation) with the exact text embedded.

@@ -6,11 +6,11 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
-
-from .index import ANN, DATABASE, VECTORS, default_index_dir
-from .manifest import read_manifest
+from .errors import IndexCorruptError
+from .index import ANN, VECTORS, default_index_dir
+from .manifest import parse_manifest, read_manifest
 from .vectors import load_vectors
+from .vectors import vector_ids as vector_ids_of
 
 
 @dataclass(frozen=True)
@@ -32,19 +32,22 @@ def check_index(directory: str | Path | None = None) -> CheckReport:
     lists indexed files changed or deleted on disk since (not a fault).
     """
     directory = Path(directory) if directory is not None else default_index_dir()
-    manifest = read_manifest(directory)
-    gen = directory / manifest.generation
-    if not (gen / DATABASE).is_file() or not (gen / VECTORS).is_file():
-        return CheckReport(0, 0, 0, (f"{gen} is missing its files",), ())
+    outer = read_manifest(directory)
+    database = directory / outer.database
+    if not database.is_file():
+        return CheckReport(0, 0, 0, (f"{database} is missing",), ())
     problems: list[str] = []
-    vectors = load_vectors(gen / VECTORS, manifest.dim)
-    vector_ids = set(faiss.vector_to_array(vectors.id_map).tolist())
-    db = sqlite3.connect(f"{(gen / DATABASE).resolve().as_uri()}?mode=ro", uri=True)
+    db = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
     try:
         if (verdict := db.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
             problems.append(f"SQLite integrity check: {verdict}")
+        recorded = db.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
+        manifest = parse_manifest(recorded[0], database, directory) if recorded else outer
         passage_ids = {r[0] for r in db.execute("SELECT id FROM passages")}
+        blob = 4 * manifest.dim
         queries = {
+            f"passages whose vector is not {manifest.dim} float32s": "SELECT count(*) FROM "
+            f"passages WHERE length(vector) != {blob}",
             "passages with no occurrence": "SELECT count(*) FROM passages WHERE id NOT IN "
             "(SELECT passage_id FROM occurrences)",
             "occurrences of missing passages": "SELECT count(*) FROM occurrences WHERE passage_id "
@@ -67,16 +70,18 @@ def check_index(directory: str | Path | None = None) -> CheckReport:
         }
     finally:
         db.close()
+    finder_path = directory / manifest.generation / (VECTORS if manifest.ann == "flat" else ANN)
+    try:
+        vector_ids = set(vector_ids_of(load_vectors(finder_path, manifest.dim)).tolist())
+    except (IndexCorruptError, OSError) as exc:
+        problems.append(f"the finder {finder_path} is unreadable ({exc})")
+        vector_ids = passage_ids
     if missing := passage_ids - vector_ids:
-        problems.append(f"{len(missing)} passages have no vector (e.g. id {min(missing)})")
+        problems.append(f"{len(missing)} passages are not in the finder (e.g. id {min(missing)})")
     if orphans := vector_ids - passage_ids:
-        problems.append(f"{len(orphans)} vectors have no passage (e.g. id {min(orphans)})")
-    if manifest.ann != "flat":
-        ann = load_vectors(gen / ANN, manifest.dim, mmap=True)
-        if ann.ntotal != len(passage_ids):
-            problems.append(
-                f"the approximate index holds {ann.ntotal} vectors for {len(passage_ids)} passages"
-            )
+        problems.append(
+            f"{len(orphans)} vectors in the finder have no passage (e.g. id {min(orphans)})"
+        )
     if (manifest.documents, manifest.passages) != (len(documents), len(passage_ids)):
         problems.append(
             f"manifest says {manifest.documents} documents and {manifest.passages} passages, "

@@ -2,14 +2,19 @@
 
 On disk an index is a folder::
 
-    manifest.json        what the index is; names the live generation
-    gen-000003/          passages.sqlite + vectors.faiss, never changed once written
-    .lock                held while a writer works
+    manifest.json              what the index is; names the database and generation
+    store-000001/passages.sqlite   passages, vectors, words, names (changed in place)
+    gen-000003/vectors.faiss   the finder (ann.faiss when approximate), never changed
+    embeddings.sqlite          cache of every vector computed, by model and text
+    .lock                      held while a writer works
 
-Every write stages a new generation (copying the live one when it can be
-reused), then commits by replacing ``manifest.json`` atomically, so a crash or
-an error mid-build leaves the previous index usable and readers never see a
-half-written state.
+A write changes the database inside one transaction and writes the finder
+into a new generation folder; committing the transaction (which records the
+new manifest) is the moment it takes effect. The work is in proportion to
+what changed (besides rewriting the finder file), a crash or an error
+mid-write leaves the previous index usable, and readers never see a
+half-written state. A build from scratch (another model or chunking) writes
+a new database and switches ``manifest.json`` to it.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from .encoders import (
     load_encoder,
 )
 from .errors import (
+    EncoderMismatchError,
     IndexCorruptError,
     IndexNotFoundError,
     InputError,
@@ -46,7 +52,15 @@ from .errors import (
     SemsearchError,
 )
 from .lexical import terms as lexical_terms
-from .manifest import MANIFEST, Manifest, foreign_entries, read_manifest, write_manifest
+from .manifest import (
+    MANIFEST,
+    Manifest,
+    foreign_entries,
+    manifest_json,
+    parse_manifest,
+    read_manifest,
+    write_manifest,
+)
 from .ranking import Signals, check_mode, fuse
 from .search import Hit, Location, Passage, check_query
 from .skeletons import name_scores, query_terms
@@ -61,24 +75,23 @@ from .sources import (
 )
 from .store import DocumentRecord, Occurrence, Store
 from .vectors import (
+    AUTO_FLAT_BELOW,
     INDEX_TYPES,
-    add_vectors,
-    build_ann,
+    build_finder,
     load_vectors,
-    new_vectors,
     range_search_vectors,
-    reconstruct_vectors,
-    remove_vectors,
     resolve_type,
     save_vectors,
     search_vectors,
     tune,
-    update_ann,
+    update_finder,
 )
 
 DATABASE = "passages.sqlite"
 VECTORS = "vectors.faiss"
+"""The finder file of an exact (flat) index."""
 ANN = "ann.faiss"
+"""The finder file of an approximate (IVF, HNSW) index."""
 ENCODE_BATCH = 64
 """Passages handed to the encoder at a time (the progress bar's step)."""
 DENSE_CANDIDATES = 40
@@ -124,17 +137,24 @@ class Changes:
 
 @dataclass(frozen=True)
 class _State:
-    """One committed generation, opened for reading.
+    """One committed state, opened for reading.
 
-    ``vectors`` is the exact master (reconstruct, reports); ``finder`` answers
-    nearest-neighbour searches: an approximate index for large collections,
-    else the master itself.
+    ``finder`` answers nearest-neighbour searches (exact for small
+    collections, approximate for large ones); the exact vectors come from the
+    store. ``version`` (the store's data version) and ``stamp`` (of
+    ``manifest.json``) are as loaded: when either moves, another writer has
+    committed and the state is reloaded.
     """
 
     manifest: Manifest
     store: Store
-    vectors: faiss.Index
     finder: faiss.Index
+    version: int
+    stamp: tuple[int, int] | None
+
+    @property
+    def exact(self) -> bool:
+        return self.manifest.ann == "flat"
 
 
 class Index:
@@ -149,6 +169,7 @@ class Index:
         self.encoder = encoder
         self._state = state
         self._write_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
 
     # -- opening and building -------------------------------------------------
 
@@ -220,13 +241,16 @@ class Index:
         current = file_states(paths)
         roots = [str(Path(p).expanduser().resolve()) for p in paths]
         sources = list(dict.fromkeys([*self.manifest.sources, *roots]))
-        known = self._state.store.file_states()
+        known = self._current().store.file_states()
         if sources == self.manifest.sources and _untouched(known, current, roots, prune):
-            return Changes(unchanged=len(current))  # no new generation: nothing to write
-        files = in_order(current)
+            return Changes(unchanged=len(current))  # nothing to write
+        # only files whose size or time moved are looked at again: the work
+        # follows the change, not the size of the folder
+        files = in_order(p for p, state in current.items() if known.get(p) != state)
 
         def sync(staging: _Staging) -> Changes:
             changes = staging.sync(files, progress, on_skip)
+            changes.unchanged += len(current) - len(files)
             if prune:
                 gone = _vanished(staging.store.documents(), current, roots)
                 changes.removed = staging.remove(gone).removed
@@ -265,7 +289,7 @@ class Index:
         cheap enough to run before every question (about 0.8 s for 100,000 files).
         """
         roots = self._live_sources()
-        return not _untouched(self._state.store.file_states(), file_states(roots), roots, True)
+        return not _untouched(self._current().store.file_states(), file_states(roots), roots, True)
 
     def _live_sources(self) -> list[str]:
         """The recorded sources still on disk (a vanished root never empties the index)."""
@@ -275,10 +299,10 @@ class Index:
 
     @property
     def manifest(self) -> Manifest:
-        return self._state.manifest
+        return self._current().manifest
 
     def __len__(self) -> int:
-        return self._state.manifest.passages
+        return self.manifest.passages
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         """The ``k`` passages that best answer ``query``, best first."""
@@ -297,8 +321,8 @@ class Index:
         check_mode(mode)
         if not queries:
             return []
-        state = self._state
-        want = min(len(self), k + DEDUPE_SLACK)
+        state = self._current()
+        want = min(state.manifest.passages, k + DEDUPE_SLACK)
         if mode == "lexical":
             matrix = np.zeros((len(queries), state.manifest.dim), dtype=np.float32)
             ids = np.full((len(queries), 0), -1)
@@ -317,7 +341,7 @@ class Index:
                 if lexical
                 else {}
             )
-            names = name_scores(terms[i], postings, len(self)) if lexical else {}
+            names = name_scores(terms[i], postings, state.manifest.passages) if lexical else {}
             best_names = sorted(names, key=lambda pid: -names[pid])[:LEXICAL_CANDIDATES]
             pool = dict.fromkeys([int(p) for p in ids[i] if p >= 0] + [*bm25, *best_names])
             candidates = _candidates(state, matrix[i], list(pool), bm25, names)
@@ -330,7 +354,7 @@ class Index:
 
     def passages(self, ids: Iterable[int] | None = None) -> list[Passage]:
         """Stored passages (all of them by default), by id."""
-        store = self._state.store
+        store = self._current().store
         rows = store.fetch(store.passage_ids_all() if ids is None else ids)
         return [
             Passage(pid, text, tuple(Location(o.path, o.start, o.end) for o in places))
@@ -341,12 +365,13 @@ class Index:
         """(passage_id, place) of an indexed document's passages, in reading order."""
         key = str(Path(path).expanduser().resolve())
         return [
-            (pid, Location(key, s, e)) for pid, s, e in self._state.store.document_occurrences(key)
+            (pid, Location(key, s, e))
+            for pid, s, e in self._current().store.document_occurrences(key)
         ]
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """The stored (normalised) vectors of these passages, one row each."""
-        return reconstruct_vectors(self._state.vectors, list(ids))
+        return _vectors(self._current(), list(ids))
 
     def nearest(
         self, matrix: np.ndarray, k: int, *, approximate: bool = False
@@ -357,16 +382,18 @@ class Index:
         takes the path ``search`` takes on a large index: the approximate
         index's candidates, rescored with the exact vectors.
         """
-        state = self._state
-        if not approximate or state.finder is state.vectors:
-            return search_vectors(state.vectors, matrix, k)
+        state = self._current()
+        if state.exact:
+            return search_vectors(state.finder, matrix, k)
+        if not approximate:
+            return search_vectors(_exact_finder(state), matrix, k)
         _, pool = search_vectors(state.finder, matrix, max(k, DENSE_CANDIDATES))
         k = min(k, pool.shape[1])
         scores = np.full((len(matrix), k), -np.inf, dtype=np.float32)
         ids = np.full((len(matrix), k), -1, dtype=np.int64)
         for row, (query, found) in enumerate(zip(matrix, pool, strict=True)):
             found = found[found >= 0]
-            exact = reconstruct_vectors(state.vectors, found.tolist()) @ query
+            exact = _vectors(state, found.tolist()) @ query
             best = np.argsort(-exact, kind="stable")[:k]
             scores[row, : len(best)], ids[row, : len(best)] = exact[best], found[best]
         return scores, ids
@@ -375,7 +402,9 @@ class Index:
         self, matrix: np.ndarray, threshold: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One FAISS call: every passage with similarity >= ``threshold`` to each row."""
-        return range_search_vectors(self._state.vectors, matrix, threshold)
+        state = self._current()
+        finder = state.finder if state.exact else _exact_finder(state)
+        return range_search_vectors(finder, matrix, threshold)
 
     def close(self) -> None:
         self._state.store.close()
@@ -388,32 +417,56 @@ class Index:
 
     # -- internals ------------------------------------------------------------
 
+    def _current(self) -> _State:
+        """The live state, reloaded first if another writer committed since.
+
+        The check is one SQLite pragma and one stat, microseconds; without it a
+        process that keeps an index open would search a stale finder after
+        another process's write (or the old database after a rebuild, which may
+        also bring another model: then this index refuses to go on). Replaced
+        states are left to the garbage collector: another thread may still be
+        searching one.
+        """
+        state = self._state
+        if state.store.data_version() == state.version and _stamp(self.directory) == state.stamp:
+            return state
+        with self._reload_lock:
+            if self._state is state:
+                fresh = _load_state(self.directory)
+                try:
+                    check_compatible(fresh.manifest.encoder, self.encoder.spec(), self.directory)
+                except EncoderMismatchError:
+                    fresh.store.close()
+                    raise
+                self._state = fresh
+            return self._state
+
     def _write(self, change: Callable[[_Staging], Changes], sources: list[str]) -> Changes:
-        """Stage a new generation from the live one, apply ``change``, commit, reopen."""
+        """Apply ``change`` to the live database in one transaction, commit, reload."""
         chunking = ChunkingConfig(**self.manifest.chunking)
         with self._write_lock, _locked(self.directory):
-            # another process may have written since
-            base = _load_state(self.directory, approximate=False)
-            try:
-                with _Staging(
-                    self.directory, base, self.encoder, chunking, self.manifest.index_type
-                ) as staging:
-                    changes = change(staging)
-                    staging.commit(sources)
-            finally:
-                base.store.close()
-            old, self._state = self._state, _load_state(self.directory)
-        old.store.close()
+            base = _live_manifest(self.directory)  # another process may have written since
+            with _Staging(
+                self.directory, base, self.encoder, chunking, self.manifest.index_type
+            ) as staging:
+                changes = change(staging)
+                finder = staging.commit(sources)
+            self._state = _load_state(self.directory, finder)  # no writer can come between
         return changes
 
 
 class _Staging:
-    """A generation being written: a private copy to change, then commit or discard."""
+    """A write in progress: the live database inside one open transaction (or,
+    for a build from scratch, a new database), and the next generation's finder.
+
+    Leaving without :meth:`commit` rolls the database back and deletes what
+    was staged, so the index stays as it was.
+    """
 
     def __init__(
         self,
         directory: Path,
-        base: _State | None,
+        base: Manifest | None,
         encoder: Encoder,
         chunking: ChunkingConfig,
         index_type: str,
@@ -431,23 +484,22 @@ class _Staging:
         self.tmp = directory / f".{self.name}.tmp"
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
-        self.base = base.manifest if base is not None else None
-        self.removed: list[int] = []  # this write's vector changes, for the approximate index
+        self.base = base
+        self.removed: list[int] = []  # this write's vector changes, for the finder
         self.added: list[int] = []
-        if base is not None:
-            shutil.copyfile(base.store.path, self.tmp / DATABASE)
-            # a private, writable copy (the live one may be memory-mapped, read-only)
-            self.vectors = load_vectors(base.store.path.parent / VECTORS, encoder.dim)
+        if self.base is not None:
+            self.database = self.base.database  # changed in place
+            self.store = Store(directory / self.database, readonly=False)
         else:
-            self.vectors = new_vectors(encoder.dim)
-        self.store = Store(self.tmp / DATABASE, readonly=False)
+            self.database = f"store-{number:06d}/{DATABASE}"
+            self.store = Store(self.tmp / DATABASE, readonly=False)
         self.cache = EmbeddingCache(directory / CACHE, encoder.spec())
 
     def __enter__(self) -> _Staging:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.store.close()
+        self.store.close()  # rolls back anything not committed
         self.cache.close()
         shutil.rmtree(self.tmp, ignore_errors=True)  # gone already if committed
 
@@ -529,28 +581,28 @@ class _Staging:
         return Changes(removed=list(paths))
 
     def _remove_vectors(self, ids: list[int]) -> None:
-        remove_vectors(self.vectors, ids)
         self.removed += ids
 
-    def _ann(self, kind: str, passages: int) -> tuple[faiss.Index, int]:
-        """The live approximate index updated with this write's changes, or a new one.
+    def _finder(self, kind: str, passages: int) -> tuple[faiss.Index, int]:
+        """The live finder updated with this write's changes, or a new one.
 
-        Updating costs time in proportion to the change; retraining (on a
-        rebuild, when the type changed or cannot be updated, or when the
-        collection has doubled since training) costs time in proportion to the
-        whole collection.
+        Updating costs time in proportion to the change (plus reading and
+        writing the file); rebuilding, and retraining an approximate index (on
+        a rebuild, when the type changed or cannot be updated, or when the
+        collection has doubled since training), in proportion to the whole.
         """
         base = None if self.retrain else self.base
         if (
             base is not None
             and base.ann == kind
-            and passages <= ANN_RETRAIN_GROWTH * base.ann_trained
+            and (kind == "flat" or passages <= ANN_RETRAIN_GROWTH * base.ann_trained)
         ):
-            finder = load_vectors(self.directory / base.generation / ANN, self.encoder.dim)
-            matrix = reconstruct_vectors(self.vectors, self.added)
-            if update_ann(finder, self.removed, self.added, matrix):
+            finder = _read_finder(self.directory, base, private=True)
+            matrix = _matrix(self.store.vectors(self.added), self.added, self.encoder.dim)
+            if update_finder(finder, self.removed, self.added, matrix):
                 return finder, base.ann_trained
-        return build_ann(self.vectors, kind), passages
+        ids, vectors = self.store.all_vectors(self.encoder.dim)
+        return build_finder(ids, vectors, kind), 0 if kind == "flat" else passages
 
     def _embed(self, texts: dict[str, str], ids: dict[str, int], progress: Progress | None) -> None:
         """Embed new passages, and the sentences of those that have several, in batches.
@@ -574,12 +626,14 @@ class _Staging:
                 for s, e in spans
             ]
             matrix = self.cache.embed(inputs, self.encoder.encode_passages)
-            new_ids = [self.store.add_passage(sha, text) for sha, text in batch]
-            add_vectors(self.vectors, new_ids, matrix[: len(batch)])
+            new_ids = [
+                self.store.add_passage(sha, text, _blob(vector))
+                for (sha, text), vector in zip(batch, matrix[: len(batch)], strict=True)
+            ]
             self.added += new_ids
             rows = iter(matrix[len(batch) :])
             self.store.add_sentences(
-                (pid, s, e, np.asarray(next(rows), dtype=np.float32).tobytes())
+                (pid, s, e, _blob(next(rows)))
                 for pid, spans in zip(new_ids, parts, strict=True)
                 for s, e in spans
             )
@@ -587,27 +641,25 @@ class _Staging:
             if progress:
                 progress(min(i + step, total), total)
 
-    def commit(self, sources: list[str]) -> None:
-        """Write the vectors, then switch the manifest to this generation."""
-        self.store.commit()
+    def commit(self, sources: list[str]) -> faiss.Index:
+        """Write the finder, then commit the database with the new manifest in it;
+        return the finder (saves reading it back).
+
+        An in-place write takes effect at the database commit; a build from
+        scratch when ``manifest.json`` names its new database.
+        """
         documents, passages, occurrences = self.store.counts()
-        self.store.close()
-        if self.vectors.ntotal != passages:
+        ann = resolve_type(self.index_type, passages)
+        finder, trained = self._finder(ann, passages)
+        if finder.ntotal != passages:
             raise IndexCorruptError(
-                f"internal error: {self.vectors.ntotal} vectors for {passages} passages; "
+                f"internal error: {finder.ntotal} vectors for {passages} passages; "
                 "nothing was written"
             )
-        save_vectors(self.vectors, self.tmp / VECTORS)
-        ann = resolve_type(self.index_type, passages)
-        trained = 0
-        if ann != "flat":
-            finder, trained = self._ann(ann, passages)
-            save_vectors(finder, self.tmp / ANN)
-        final = self.directory / self.name
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(self.tmp, final)
+        save_vectors(finder, self.tmp / _finder_file(ann))
         manifest = Manifest(
             generation=self.name,
+            database=self.database,
             encoder=self.encoder.spec(),
             chunking=asdict(self.chunking),
             sources=sources,
@@ -619,10 +671,26 @@ class _Staging:
             ann=ann,
             ann_trained=trained,
         )
+        fresh = self.base is None
+        if fresh:
+            database = self.tmp / DATABASE
+            self.store.put_manifest(manifest_json(manifest))
+            self.store.commit()
+            self.store.use_wal()
+            self.store.close()
+            store_dir = self.directory / Path(self.database).parent
+            shutil.rmtree(store_dir, ignore_errors=True)
+            store_dir.mkdir()
+            os.replace(database, store_dir / DATABASE)
+        final = self.directory / self.name
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(self.tmp, final)
+        if not fresh:
+            self.store.put_manifest(manifest_json(manifest))
+            self.store.commit()  # the write takes effect here
         write_manifest(self.directory, manifest)
-        for old in self.directory.glob("gen-*"):
-            if old.name != self.name:
-                shutil.rmtree(old, ignore_errors=True)
+        _remove_unused(self.directory, manifest)
+        return finder
 
 
 @dataclass(frozen=True)
@@ -644,7 +712,9 @@ def _candidates(
     """Score every candidate passage on every signal (one vector and one sentence lookup)."""
     if not pool:
         return {}
-    vectors = reconstruct_vectors(state.vectors, pool)
+    found = state.store.vectors(pool)
+    pool = [pid for pid in pool if pid in found]  # a concurrent write may have removed some
+    vectors = _matrix(found, pool, len(query))
     passage = vectors @ query
     best: dict[int, tuple[float, int, int]] = {}
     for pid, start, end, blob in state.store.sentences(pool):
@@ -667,6 +737,7 @@ def _candidates(
 def _hits(state: _State, ranking: list[tuple[int, float, _Candidate]], k: int) -> list[Hit]:
     """Hits for the best ``k`` passages, skipping near-identical texts, with highlights."""
     rows = state.store.fetch(pid for pid, _, _ in ranking)
+    ranking = [entry for entry in ranking if entry[0] in rows]  # removed by a write meanwhile
     texts = {pid: normalize(rows[pid][0]) for pid, _, _ in ranking}
     kept: list[tuple[int, _Candidate]] = []
     hits: list[Hit] = []
@@ -723,38 +794,146 @@ def ensure_index(
     return idx
 
 
-def _load_state(directory: Path, *, approximate: bool = True) -> _State:
-    """Open the live generation, checking that its files agree with the manifest.
+def _load_state(directory: Path, finder: faiss.Index | None = None) -> _State:
+    """Open the live state, checking that its parts agree.
 
-    ``approximate=False`` leaves the approximate index unread (the finder is
-    the exact master): a write's base needs only the manifest and files.
+    A writer may commit, and delete the generation just read of, while this
+    runs: then it is read again. A writer passes the ``finder`` it just wrote.
     """
-    manifest = read_manifest(directory)
-    gen = directory / manifest.generation
-    hint = f"; rebuild with: semsearch index PATH --index {directory}"
-    if not (gen / DATABASE).is_file() or not (gen / VECTORS).is_file():
-        raise IndexCorruptError(f"{gen} is missing its files{hint}")
+    for attempt in range(3):
+        stamp = _stamp(directory)  # before reading: a write meanwhile makes it differ
+        store, manifest, version, passages = _open_store(directory)
+        try:
+            finder = finder if finder is not None else _read_finder(directory, manifest)
+        except FileNotFoundError:
+            store.close()
+            if attempt == 2:
+                raise IndexCorruptError(
+                    f"{directory} keeps changing while it is opened; try again"
+                ) from None
+            continue
+        except BaseException:
+            store.close()
+            raise
+        if passages != finder.ntotal or passages != manifest.passages:
+            store.close()
+            raise IndexCorruptError(
+                f"{directory} is inconsistent ({finder.ntotal} vectors, {passages} passages, "
+                f"manifest says {manifest.passages}){_rebuild_hint(directory)}"
+            )
+        return _State(manifest, store, finder, version, stamp)
+    raise AssertionError("unreachable")
+
+
+def _stamp(directory: Path) -> tuple[int, int] | None:
+    """Identifies the ``manifest.json`` in place: every write replaces the file."""
     try:
-        large = manifest.ann != "flat"
-        vectors = load_vectors(gen / VECTORS, manifest.dim, mmap=large)
-        finder = load_vectors(gen / ANN, manifest.dim) if large and approximate else vectors
-    except IndexCorruptError as exc:
-        raise IndexCorruptError(f"{exc}{hint}") from None
-    if finder is not vectors:
-        tune(finder)
-    store = Store(gen / DATABASE, readonly=True)
+        stat = (directory / MANIFEST).stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def _live_manifest(directory: Path) -> Manifest:
+    """The manifest in force: what a write starts from (no FAISS file read)."""
+    store, manifest, _, _ = _open_store(directory)
+    store.close()
+    return manifest
+
+
+def _open_store(directory: Path) -> tuple[Store, Manifest, int, int]:
+    """The database ``manifest.json`` names, opened for reading, with the manifest
+    it records (the one in force), its data version and its passage count."""
+    outer = read_manifest(directory)
+    database = directory / outer.database
     try:
-        counts = store.counts()
+        store = Store(database, readonly=True)
+    except sqlite3.DatabaseError:
+        raise IndexCorruptError(f"{database} is missing{_rebuild_hint(directory)}") from None
+    try:
+        version = store.data_version()
+        recorded, _, passages, _ = store.snapshot()
+        if recorded is None:
+            raise sqlite3.DatabaseError("it records no manifest")
     except sqlite3.DatabaseError as exc:
         store.close()
-        raise IndexCorruptError(f"{gen / DATABASE} is unreadable ({exc}){hint}") from None
-    if counts[1] != vectors.ntotal or counts[1] != manifest.passages:
-        store.close()
         raise IndexCorruptError(
-            f"{directory} is inconsistent ({vectors.ntotal} vectors, {counts[1]} passages, "
-            f"manifest says {manifest.passages}){hint}"
+            f"{database} is unreadable ({exc}){_rebuild_hint(directory)}"
+        ) from None
+    manifest = parse_manifest(recorded, database, directory)
+    if manifest.database != outer.database:
+        store.close()
+        raise IndexCorruptError(f"{database} records another database{_rebuild_hint(directory)}")
+    return store, manifest, version, passages
+
+
+def _rebuild_hint(directory: Path) -> str:
+    return f"; rebuild with: semsearch index PATH --index {directory}"
+
+
+def _finder_file(ann: str) -> str:
+    return VECTORS if ann == "flat" else ANN
+
+
+def _read_finder(directory: Path, manifest: Manifest, *, private: bool = False) -> faiss.Index:
+    """The generation's FAISS file: memory-mapped where that saves reading a large
+    exact index, else read; ``private`` always reads it (to be changed).
+
+    Raises FileNotFoundError if the generation is gone (a writer replaced it).
+    """
+    gen = directory / manifest.generation
+    path = gen / _finder_file(manifest.ann)
+    if not path.is_file():
+        if not gen.is_dir():
+            raise FileNotFoundError(gen)
+        raise IndexCorruptError(f"{gen} is missing its files{_rebuild_hint(directory)}")
+    large = manifest.passages >= AUTO_FLAT_BELOW
+    try:
+        finder = load_vectors(
+            path, manifest.dim, mmap=large and manifest.ann == "flat" and not private
         )
-    return _State(manifest, store, vectors, finder)
+    except IndexCorruptError as exc:
+        raise IndexCorruptError(f"{exc}{_rebuild_hint(directory)}") from None
+    tune(finder)
+    return finder
+
+
+def _remove_unused(directory: Path, manifest: Manifest) -> None:
+    """Delete the generations and databases the manifest no longer names.
+
+    Readers that still have them open keep reading them (their files stay
+    until closed) and move to the new state on their next search.
+    """
+    keep = {manifest.generation, Path(manifest.database).parent.name}
+    for old in [*directory.glob("gen-*"), *directory.glob("store-*")]:
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def _matrix(found: dict[int, bytes], ids: list[int], dim: int) -> np.ndarray:
+    """Rows of vector bytes, in the order of ``ids`` (all of them present)."""
+    matrix = np.empty((len(ids), dim), dtype=np.float32)
+    for row, pid in enumerate(ids):
+        matrix[row] = np.frombuffer(found[pid], dtype=np.float32)
+    return matrix
+
+
+def _vectors(state: _State, ids: list[int]) -> np.ndarray:
+    found = state.store.vectors(ids)
+    if missing := [pid for pid in ids if pid not in found]:
+        raise InputError(f"no passage with id {missing[0]}; see semsearch info")
+    return _matrix(found, ids, state.manifest.dim)
+
+
+def _exact_finder(state: _State) -> faiss.Index:
+    """Exact search over every stored vector, for reports on an approximate index
+    (built in memory each time: 1.5 GB at a million passages)."""
+    ids, vectors = state.store.all_vectors(state.manifest.dim)
+    return build_finder(ids, vectors, "flat")
 
 
 def _build(
@@ -777,19 +956,15 @@ def _build(
     roots = [str(Path(p).expanduser().resolve()) for p in paths]
     wanted = {str(f) for f in files}
     with _locked(directory):
-        base = _reusable_generation(directory, encoder, chunking)
-        try:
-            with _Staging(directory, base, encoder, chunking, index_type, retrain=True) as staging:
-                changes = staging.sync(files, progress, on_skip)
-                gone = [p for p in staging.store.documents() if p not in wanted]
-                staging.store.drop_skipped(p for p in staging.store.skipped() if p not in wanted)
-                changes.removed = staging.remove(gone).removed
-                if staging.store.counts()[0] == 0:
-                    _raise_nothing_indexed(roots, changes)
-                staging.commit(roots)
-        finally:
-            if base is not None:
-                base.store.close()
+        base = _reusable_database(directory, encoder, chunking)
+        with _Staging(directory, base, encoder, chunking, index_type, retrain=True) as staging:
+            changes = staging.sync(files, progress, on_skip)
+            gone = [p for p in staging.store.documents() if p not in wanted]
+            staging.store.drop_skipped(p for p in staging.store.skipped() if p not in wanted)
+            changes.removed = staging.remove(gone).removed
+            if staging.store.counts()[0] == 0:
+                _raise_nothing_indexed(roots, changes)
+            staging.commit(roots)
     return Index.open(directory, encoder=encoder), changes
 
 
@@ -883,19 +1058,17 @@ def _choose_encoder(
     return encoder_from_spec(spec, options)
 
 
-def _reusable_generation(
+def _reusable_database(
     directory: Path, encoder: Encoder, chunking: ChunkingConfig
-) -> _State | None:
-    """The live generation if a rebuild can start from it (same encoder and chunking)."""
+) -> Manifest | None:
+    """The live manifest if a rebuild can go on in its database (same encoder and
+    chunking; the finder is rebuilt anyway, so a broken one does not matter)."""
     try:
-        state = _load_state(directory, approximate=False)
-    except IndexNotFoundError:
-        return None
-    except IndexCorruptError:
-        return None  # a full rebuild replaces it
-    if state.manifest.encoder == encoder.spec() and state.manifest.chunking == asdict(chunking):
-        return state
-    state.store.close()
+        manifest = _live_manifest(directory)
+    except (IndexNotFoundError, IndexCorruptError):
+        return None  # none, or unreadable: a build from scratch replaces it
+    if manifest.encoder == encoder.spec() and manifest.chunking == asdict(chunking):
+        return manifest
     return None
 
 

@@ -1,8 +1,11 @@
-"""``manifest.json``: what an index is, and which generation of files is live.
+"""``manifest.json``: what an index is, and which of its files are live.
 
-The manifest is the commit point of every write: new files are written into a
-fresh generation folder, then the manifest is atomically replaced to point at
-it. A crash before that leaves the previous generation in force.
+It names the database (``store-N/passages.sqlite``) and the generation folder
+holding the FAISS file (``gen-N/``). A fresh build writes both into new
+folders and commits by atomically replacing ``manifest.json``. Later writes
+change the database in place and record the manifest in the same
+transaction, so the database's copy is the one in force (``manifest.json`` is
+rewritten just after, for people and tools that read it).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from .errors import IndexCorruptError, IndexNotFoundError, NotAnIndexError
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 
 
@@ -24,6 +27,7 @@ class Manifest:
     """The index's identity card (JSON, never pickle)."""
 
     generation: str
+    database: str
     encoder: dict[str, Any]
     chunking: dict[str, Any]
     sources: list[str]
@@ -73,8 +77,13 @@ def read_manifest(directory: Path) -> Manifest:
         raise IndexNotFoundError(
             f"no index at {directory}; build one with: semsearch index PATH --index {directory}"
         )
+    return parse_manifest(path.read_text(encoding="utf-8"), path, directory)
+
+
+def parse_manifest(text: str, where: Path, directory: Path) -> Manifest:
+    """A manifest from its JSON, refused with what to do if it is not one we read."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
         if data.get("tool") != "semsearch":
             raise ValueError("not written by semsearch")
         if data.get("format") != FORMAT_VERSION:
@@ -82,15 +91,19 @@ def read_manifest(directory: Path) -> Manifest:
         return Manifest(**data)
     except (ValueError, TypeError, AttributeError) as exc:
         raise IndexCorruptError(
-            f"{path} is unreadable ({exc}); rebuild with: semsearch index PATH --index {directory}"
+            f"{where} is unreadable ({exc}); rebuild with: semsearch index PATH --index {directory}"
         ) from None
+
+
+def manifest_json(manifest: Manifest) -> str:
+    return json.dumps(asdict(manifest), ensure_ascii=False, indent=2)
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
     """Atomically replace the manifest (write, fsync, rename)."""
     tmp = directory / f".{MANIFEST}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(asdict(manifest), fh, ensure_ascii=False, indent=2)
+        fh.write(manifest_json(manifest))
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, manifest_path(directory))

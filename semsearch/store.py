@@ -1,9 +1,13 @@
 """SQLite side of the index: documents, unique passages and where each occurs.
 
 A passage row is one unique text (keyed by the hash of its normalised form)
-and owns one vector, whose FAISS id is the row id. Every place the text occurs
+and holds its vector, whose FAISS id is the row id. Every place the text occurs
 is an *occurrence* keyed by (document, position), so repeated paragraphs are
 embedded once and never lose a location.
+
+The database is the index's record of truth and is changed in place, one
+transaction per write (WAL, so readers are never blocked); the FAISS files
+only help find candidates quickly and can always be rebuilt from it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .lexical import fts_query
 from .lexical import terms as lexical_terms
@@ -30,7 +36,8 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sha256 TEXT NOT NULL UNIQUE,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS occurrences (
     document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
@@ -61,6 +68,10 @@ CREATE TABLE IF NOT EXISTS skipped (
     mtime_ns INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 
@@ -90,23 +101,26 @@ class Occurrence:
 
 
 class Store:
-    """A connection to one generation's ``passages.sqlite``.
+    """A connection to the index's ``passages.sqlite``.
 
-    Read-only stores open the file as immutable (generations never change
-    once committed) and serialise access with a lock, so one store serves
-    many threads.
+    A read-only store never writes (it sees each write once committed) and
+    serialises access with a lock, so one store serves many threads. A
+    writable one works inside one transaction until :meth:`commit`; closing it
+    before that rolls everything back.
     """
 
     def __init__(self, path: Path, *, readonly: bool) -> None:
         self.path = path
         if readonly:
-            self._db = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False
-            )
+            if not path.is_file():  # connect would create it
+                raise sqlite3.DatabaseError(f"{path} does not exist")
+            self._db = sqlite3.connect(path, check_same_thread=False)
+            self._db.execute("PRAGMA query_only = ON")
         else:
             self._db = sqlite3.connect(path, check_same_thread=False)
             self._db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # new files only
             self._db.executescript(SCHEMA)
+            self._db.execute("BEGIN IMMEDIATE")  # one writer; readers go on reading
         # Deletes are spelled out below, each by a primary key. Declared cascades
         # would scan the whole name-terms table (tens of millions of rows at a
         # million passages) for every passage removed.
@@ -115,10 +129,39 @@ class Store:
         self._unplaced: set[int] = set()  # passages that lost a place since drop_orphans
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def commit(self) -> None:
         self._db.commit()
+
+    def use_wal(self) -> None:
+        """Switch a committed file to write-ahead logging, so that later writes
+        in place never block readers (a fresh file is built without it)."""
+        self._db.execute("PRAGMA journal_mode = WAL")
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: tells a reader to reload."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def snapshot(self) -> tuple[str | None, int, int, int]:
+        """(recorded manifest, documents, passages, occurrences), read at one instant.
+
+        One statement is one read transaction, so a write committing meanwhile
+        cannot make the record and the counts disagree.
+        """
+        with self._lock:
+            row = self._db.execute(
+                "SELECT (SELECT value FROM meta WHERE key = 'manifest'),"
+                " (SELECT count(*) FROM documents), (SELECT count(*) FROM passages),"
+                " (SELECT count(*) FROM occurrences)"
+            ).fetchone()
+        return row[0], int(row[1]), int(row[2]), int(row[3])
+
+    def put_manifest(self, text: str) -> None:
+        """Record the manifest in the write's own transaction: its commit point."""
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('manifest', ?)", (text,))
 
     def counts(self) -> tuple[int, int, int]:
         """(documents, passages, occurrences); also proves the file is a database."""
@@ -172,9 +215,11 @@ class Store:
             found.update(dict(rows.fetchall()))
         return found
 
-    def add_passage(self, sha256: str, text: str) -> int:
-        """Store a unique text with its name/number terms; return its id (= vector id)."""
-        cur = self._db.execute("INSERT INTO passages (sha256, text) VALUES (?, ?)", (sha256, text))
+    def add_passage(self, sha256: str, text: str, vector: bytes) -> int:
+        """Store a unique text with its vector and name/number terms; return its id."""
+        cur = self._db.execute(
+            "INSERT INTO passages (sha256, text, vector) VALUES (?, ?, ?)", (sha256, text, vector)
+        )
         pid = cur.lastrowid
         assert pid is not None
         self._db.executemany(
@@ -191,6 +236,34 @@ class Store:
         self._db.executemany(
             "INSERT INTO sentences (passage_id, start, end, vector) VALUES (?, ?, ?, ?)", rows
         )
+
+    def vectors(self, passage_ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored vectors (float32 bytes) of these passages; absent ids are left out."""
+        ids = sorted(set(passage_ids))
+        out: dict[int, bytes] = {}
+        with self._lock:
+            for i in range(0, len(ids), 500):
+                batch = ids[i : i + 500]
+                marks = ",".join("?" * len(batch))
+                out.update(
+                    self._db.execute(
+                        f"SELECT id, vector FROM passages WHERE id IN ({marks})", batch
+                    ).fetchall()
+                )
+        return out
+
+    def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of every passage, by id: filled row by row, so that a
+        million vectors cost their 1.5 GB once, not again as Python objects."""
+        with self._lock:
+            (count,) = self._db.execute("SELECT count(*) FROM passages").fetchone()
+            ids = np.empty(count, dtype=np.int64)
+            matrix = np.empty((count, dim), dtype=np.float32)
+            rows = self._db.execute("SELECT id, vector FROM passages ORDER BY id")
+            for n, (pid, blob) in enumerate(rows):
+                ids[n] = pid
+                matrix[n] = np.frombuffer(blob, dtype=np.float32)
+        return ids, matrix
 
     def sentences(self, passage_ids: Iterable[int]) -> list[tuple[int, int, int, bytes]]:
         """The stored sentences of these passages, in order."""

@@ -1,7 +1,10 @@
-"""FAISS side of the index: one vector per unique passage, id = passage id.
+"""FAISS side of the index: the *finder*, which proposes candidate passages fast.
 
-Exact inner product over L2-normalised vectors, i.e. cosine similarity; the
-file is FAISS's own format (no pickle).
+One vector per unique passage, id = passage id; inner product over
+L2-normalised vectors, i.e. cosine similarity. Small collections use exact
+search, large ones an approximate index (see :func:`resolve_type`). The exact
+vectors themselves live in the database; the finder can always be rebuilt
+from them. Files are FAISS's own format (no pickle).
 """
 
 from __future__ import annotations
@@ -57,11 +60,18 @@ def search_vectors(
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
 
-def reconstruct_vectors(index: faiss.Index, ids: list[int]) -> np.ndarray:
-    """The stored vectors of the given ids, one row each."""
-    if not ids:
-        return np.zeros((0, index.d), dtype=np.float32)
-    return np.vstack([index.reconstruct(int(i)) for i in ids])
+def vector_ids(index: faiss.Index) -> np.ndarray:
+    """The ids a finder holds (for ``check``): from its id map, or its inverted lists."""
+    if isinstance(index, faiss.IndexIDMap):
+        return faiss.vector_to_array(index.id_map).astype(np.int64)
+    ivf = faiss.extract_index_ivf(index)
+    lists = ivf.invlists
+    parts = [
+        faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+        for i in range(ivf.nlist)
+        if lists.list_size(i)
+    ]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
 def range_search_vectors(
@@ -99,18 +109,19 @@ def resolve_type(kind: str, count: int) -> str:
     return kind
 
 
-def build_ann(master: faiss.Index, kind: str) -> faiss.Index:
-    """An approximate index over the exact master's vectors, same ids.
+def build_finder(ids: np.ndarray, vectors: np.ndarray, kind: str) -> faiss.Index:
+    """A finder of type ``kind`` (flat, hnsw, ivf) over these vectors, same ids.
 
-    The master (exact, flat) stays the reference: it serves ``reconstruct``
-    and the reports; this one only answers nearest-neighbour searches fast.
-    Both store 8-bit scalar-quantised vectors (a quarter of the memory). IVF
+    The approximate types store 8-bit scalar-quantised vectors (a quarter of
+    the memory); candidates are rescored with the exact vectors anyway. IVF
     keeps the ids itself, so later writes can update it in place
     (:func:`update_ann`); HNSW needs an id map and is rebuilt.
     """
-    count = master.ntotal
-    ids = faiss.vector_to_array(master.id_map).astype(np.int64)
-    vectors = master.index.reconstruct_n(0, count)
+    count, dim = vectors.shape
+    if kind == "flat":
+        finder = new_vectors(dim)
+        add_vectors(finder, ids.tolist(), vectors)
+        return finder
     if kind == "hnsw":
         factory = "HNSW32,SQ8"
     elif kind == "ivf":
@@ -118,7 +129,7 @@ def build_ann(master: faiss.Index, kind: str) -> faiss.Index:
         factory = f"IVF{lists},SQ8"
     else:
         raise ValueError(f"no approximate index of type {kind!r}")
-    ann = faiss.index_factory(master.d, factory, faiss.METRIC_INNER_PRODUCT)
+    ann = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
     sample = vectors if count <= 200_000 else vectors[:: max(1, count // 200_000)]
     ann.train(np.ascontiguousarray(sample))
     if kind == "hnsw":
@@ -128,17 +139,20 @@ def build_ann(master: faiss.Index, kind: str) -> faiss.Index:
     return ann
 
 
-def update_ann(ann: faiss.Index, removed: list[int], ids: list[int], matrix: np.ndarray) -> bool:
+def update_finder(
+    finder: faiss.Index, removed: list[int], ids: list[int], matrix: np.ndarray
+) -> bool:
     """Remove and add vectors in place; False where the index type cannot (then rebuild).
 
-    An IVF index keeps the clusters it was trained on; new vectors go to the
+    Exact search simply changes. An IVF index keeps the clusters it was trained on; new vectors go to the
     nearest one. That stays accurate while the collection grows moderately
     (the caller retrains when it has doubled).
     """
-    if not isinstance(faiss.downcast_index(ann), faiss.IndexIVF):
+    flat = isinstance(finder, faiss.IndexIDMap2)
+    if not flat and not isinstance(faiss.downcast_index(finder), faiss.IndexIVF):
         return False
-    remove_vectors(ann, removed)
-    add_vectors(ann, ids, matrix)
+    remove_vectors(finder, removed)
+    add_vectors(finder, ids, matrix)
     return True
 
 

@@ -257,4 +257,4 @@ def test_check_reports_a_sound_index_then_a_desynchronised_one(workdir: Path) ->
     faiss.write_index(vectors, str(gen / "vectors.faiss"))
     bad = runner.invoke(app, ["check"])
     assert bad.exit_code == 1
-    assert "problem: 1 passages have no vector (e.g. id 3)" in bad.stdout
+    assert "problem: 1 passages are not in the finder (e.g. id 3)" in bad.stdout

@@ -63,9 +63,12 @@ def test_every_hit_maps_back_to_the_exact_text_in_its_file(seeds_index: Index) -
 def _brute_force(seeds_index: Index, question: str) -> list[tuple[int, float]]:
     """Every passage scored in numpy, as ranking.py defines the hybrid score."""
     state = seeds_index._state
-    ids = [int(state.vectors.id_map.at(i)) for i in range(state.vectors.ntotal)]
+    db = sqlite3.connect(state.store.path)  # the stored vectors, read without semsearch
+    rows = db.execute("SELECT id, vector FROM passages ORDER BY id").fetchall()
+    db.close()
+    ids = [pid for pid, _ in rows]
     query = seeds_index.encoder.encode_queries([question])[0]
-    passage = np.vstack([state.vectors.reconstruct(i) for i in ids]) @ query
+    passage = np.vstack([np.frombuffer(blob, np.float32) for _, blob in rows]) @ query
     sentence: dict[int, float] = {}
     for pid, _, _, blob in state.store.sentences(ids):
         sentence[pid] = max(sentence.get(pid, -1.0), float(np.frombuffer(blob, np.float32) @ query))
@@ -288,14 +291,64 @@ def test_a_crash_before_commit_leaves_the_previous_index(
     def crash(*a, **kw):
         raise KeyboardInterrupt
 
+    monkeypatch.setattr(index_module, "save_vectors", crash)  # the last step before commit
+    write(corpus / "c.txt", "A third document about carrots and cabbages in the garden.\n")
+    with pytest.raises(KeyboardInterrupt):
+        idx.add([corpus])
+    with pytest.raises(KeyboardInterrupt):
+        Index.build(  # another chunking: a build from scratch
+            [corpus], idx.directory, encoder=fake_encoder, chunking=ChunkingConfig(min_chars=10)
+        )
+    monkeypatch.undo()
+    reopened = Index.open(idx.directory, encoder=fake_encoder)
+    assert reopened.manifest.documents == 2 and idx.manifest.documents == 2
+    assert len(reopened.search("carrots", k=5)) == 2
+    assert check_index(idx.directory).problems == ()
+    assert not list(idx.directory.glob(".gen-*")) and len(list(idx.directory.glob("gen-*"))) == 1
+
+
+def test_a_crash_after_the_database_commits_leaves_the_new_index(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch
+) -> None:
+    """An in-place write takes effect at its database commit; manifest.json only follows."""
+    idx = _build(corpus, tmp_path, fake_encoder)
+
+    def crash(*a, **kw):
+        raise KeyboardInterrupt
+
     monkeypatch.setattr(index_module, "write_manifest", crash)
     write(corpus / "c.txt", "A third document about carrots and cabbages in the garden.\n")
     with pytest.raises(KeyboardInterrupt):
         idx.add([corpus])
     monkeypatch.undo()
     reopened = Index.open(idx.directory, encoder=fake_encoder)
-    assert reopened.manifest.documents == 2
-    assert len(reopened.search("carrots", k=5)) == 2
+    assert reopened.manifest.documents == 3 and idx.manifest.documents == 3
+    assert "carrots" in reopened.search("carrots", k=1)[0].text
+    assert check_index(idx.directory).problems == ()
+    reopened.remove([corpus / "c.txt"])  # later writes go on from there
+    assert json.loads((idx.directory / "manifest.json").read_text())["documents"] == 2
+
+
+def test_a_write_is_seen_by_an_index_open_elsewhere(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder, seeds_index: Index
+) -> None:
+    """Another process's write reaches a long-lived reader at its next search."""
+    reader = _build(corpus, tmp_path, fake_encoder)
+    writer = Index.open(reader.directory, encoder=fake_encoder)
+    write(corpus / "c.txt", "A third document about carrots and cabbages in the garden.\n")
+    writer.add([corpus])
+    assert "carrots" in reader.search("carrots cabbages", k=1)[0].text
+    assert reader.manifest.documents == 3
+    writer.remove([corpus / "c.txt"])
+    assert all("carrots" not in h.text for h in reader.search("carrots cabbages", k=5))
+    rebuilt = Index.build(  # a new database: the reader moves to it too
+        [corpus], reader.directory, encoder=fake_encoder, chunking=ChunkingConfig(min_chars=10)
+    )
+    assert reader.manifest.chunking["min_chars"] == 10
+    assert reader.search("apples", k=1) == rebuilt.search("apples", k=1)
+    Index.build([corpus], reader.directory, encoder=seeds_index.encoder)  # another model
+    with pytest.raises(EncoderMismatchError, match="fake-bow"):
+        reader.search("apples", k=1)
 
 
 def test_add_embeds_only_new_text_and_remove_drops_vectors(
@@ -380,11 +433,16 @@ def _live(directory: Path) -> Path:
     return directory / json.loads((directory / "manifest.json").read_text())["generation"]
 
 
+def _database(directory: Path) -> Path:
+    return directory / json.loads((directory / "manifest.json").read_text())["database"]
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
         (lambda d: (_live(d) / "vectors.faiss").write_bytes(b"garbage"), "FAISS"),
-        (lambda d: (_live(d) / "passages.sqlite").write_bytes(b"garbage" * 100), "unreadable"),
+        (lambda d: _database(d).write_bytes(b"garbage" * 100), "unreadable"),
+        (lambda d: _database(d).unlink(), "missing"),
         (lambda d: (_live(d) / "vectors.faiss").unlink(), "missing its files"),
         (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable"),
         (
@@ -406,7 +464,7 @@ def test_desynchronised_vectors_and_passages_are_detected(
     corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
 ) -> None:
     idx = _build(corpus, tmp_path, fake_encoder)
-    db = sqlite3.connect(_live(idx.directory) / "passages.sqlite")
+    db = sqlite3.connect(_database(idx.directory))
     db.execute("DELETE FROM passages WHERE id = (SELECT max(id) FROM passages)")
     db.commit()
     db.close()
@@ -468,7 +526,7 @@ def test_check_index_finds_orphan_vectors(
 ) -> None:
     idx = _build(corpus, tmp_path, fake_encoder)
     assert check_index(idx.directory).problems == ()
-    db = sqlite3.connect(_live(idx.directory) / "passages.sqlite")
+    db = sqlite3.connect(_database(idx.directory))
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("DELETE FROM documents WHERE path LIKE '%a.txt'")
     db.commit()
@@ -538,7 +596,9 @@ def test_an_ivf_index_is_updated_in_place_until_the_collection_doubles(
     broken = faiss.read_index(str(ann))
     broken.remove_ids(np.array([new], dtype=np.int64))
     faiss.write_index(broken, str(ann))
-    assert any("approximate index holds" in p for p in check_index(idx.directory).problems)
+    assert (
+        f"1 passages are not in the finder (e.g. id {new})" in check_index(idx.directory).problems
+    )
 
 
 def test_incremental_updates_give_the_same_results_as_a_fresh_build(tmp_path: Path) -> None:
@@ -584,8 +644,7 @@ def test_an_emptied_source_folder_is_stale_and_refresh_empties_it(
 
 def test_vector_blobs_are_stored_inline(seeds_index: Index) -> None:
     """384 float32s fit in an 8 KB page; 4 KB pages spill each to an overflow page."""
-    gen = seeds_index.directory / seeds_index.manifest.generation
-    for path in (gen / "passages.sqlite", seeds_index.directory / "embeddings.sqlite"):
+    for path in (_database(seeds_index.directory), seeds_index.directory / "embeddings.sqlite"):
         db = sqlite3.connect(path)
         pages, overflow = db.execute(
             "SELECT count(*), sum(pagetype = 'overflow') FROM dbstat"

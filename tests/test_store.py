@@ -1,6 +1,8 @@
-"""The SQLite side: bounded word and name lookups on a real database."""
+"""The SQLite side: bounded word and name lookups, vectors, transactions, on a real database."""
 
 from pathlib import Path
+
+import numpy as np
 
 from semsearch.lexical import terms
 from semsearch.skeletons import passage_terms
@@ -10,9 +12,39 @@ from semsearch.store import Store
 def _store(tmp_path: Path, texts: list[str]) -> Store:
     store = Store(tmp_path / "passages.sqlite", readonly=False)
     for n, text in enumerate(texts):
-        store.add_passage(f"{n:064d}", text)
+        store.add_passage(f"{n:064d}", text, _vector(n))
     store.commit()
     return store
+
+
+def _vector(n: int) -> bytes:
+    return np.full(4, n, dtype=np.float32).tobytes()
+
+
+def test_vectors_are_stored_with_their_passages(tmp_path: Path) -> None:
+    store = _store(tmp_path, ["first passage", "second passage", "third passage"])
+    assert store.vectors([3, 1, 99]) == {1: _vector(0), 3: _vector(2)}
+    ids, matrix = store.all_vectors(4)
+    assert ids.tolist() == [1, 2, 3] and matrix[:, 0].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_write_is_one_transaction_that_readers_see_once_committed(tmp_path: Path) -> None:
+    first = _store(tmp_path, ["first passage"])
+    first.use_wal()  # as a committed index is
+    first.close()
+    path = tmp_path / "passages.sqlite"
+    reader = Store(path, readonly=True)
+    version = reader.data_version()
+    writer = Store(path, readonly=False)
+    writer.add_passage("f" * 64, "second passage", _vector(1))
+    assert reader.snapshot()[2] == 1 and reader.data_version() == version  # not yet
+    writer.close()  # without commit: rolled back
+    assert reader.snapshot()[2] == 1
+    writer = Store(path, readonly=False)
+    writer.add_passage("f" * 64, "second passage", _vector(1))
+    writer.put_manifest("{}")
+    writer.commit()
+    assert reader.snapshot() == ("{}", 0, 2, 0) and reader.data_version() != version
 
 
 def test_bm25_reads_the_rarest_words_first_within_its_budget(tmp_path: Path) -> None:

@@ -5,11 +5,11 @@ import pytest
 
 from semsearch.vectors import (
     AUTO_FLAT_BELOW,
-    add_vectors,
-    build_ann,
-    new_vectors,
+    build_finder,
     resolve_type,
     search_vectors,
+    update_finder,
+    vector_ids,
 )
 
 
@@ -26,15 +26,25 @@ def _clustered(n: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("kind", ["hnsw", "ivf"])
 def test_approximate_indexes_keep_recall_at_10_above_0_9(kind: str) -> None:
     data, queries = _clustered(4000, 1), _clustered(100, 2)
-    ids = list(range(1000, 5000))  # ids are passage ids, not positions
-    master = new_vectors(384)
-    add_vectors(master, ids, data)
-    ann = build_ann(master, kind)
-    _, exact = search_vectors(master, queries, 10)
+    ids = np.arange(1000, 5000)  # ids are passage ids, not positions
+    exact_ids = ids[np.argsort(-(queries @ data.T), axis=1)[:, :10]]  # numpy brute force
+    ann = build_finder(ids, data, kind)
     _, approx = search_vectors(ann, queries, 10)
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, approx, strict=True)])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_ids, approx, strict=True)])
     assert recall >= 0.9
-    assert set(approx.ravel()) <= set(ids)
+    assert set(approx.ravel()) <= set(ids.tolist())
+    assert sorted(vector_ids(ann).tolist()) == ids.tolist()
+
+
+@pytest.mark.parametrize(("kind", "in_place"), [("flat", True), ("ivf", True), ("hnsw", False)])
+def test_a_finder_is_updated_in_place_where_its_type_allows(kind: str, in_place: bool) -> None:
+    data = _clustered(1200, 3)
+    finder = build_finder(np.arange(1000), data[:1000], kind)
+    assert update_finder(finder, [0, 1], [1000, 1001], data[1000:1002]) is in_place
+    if in_place:
+        assert sorted(vector_ids(finder).tolist()) == [*range(2, 1002)]
+        _, found = search_vectors(finder, data[1000:1001], 1)
+        assert found[0][0] == 1000
 
 
 def test_auto_is_exact_for_small_collections() -> None:
