@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +128,20 @@ class Store:
         self._lock = threading.Lock()
         self._unplaced: set[int] = set()  # passages that lost a place since drop_orphans
 
+    @contextlib.contextmanager
+    def _consistent(self) -> Iterator[None]:
+        """Hold the lock, inside one read transaction: several reads see the same
+        commit, even while another connection writes (a writer is in its own)."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -182,10 +196,9 @@ class Store:
         What a folder is compared with to tell whether anything changed; a
         skipped file counts as seen, so it does not make the index stale again.
         """
-        with self._lock:
+        with self._consistent():
             rows = self._db.execute("SELECT path, size, mtime_ns FROM documents").fetchall()
-            with contextlib.suppress(sqlite3.OperationalError):  # older files have no table
-                rows += self._db.execute("SELECT path, size, mtime_ns FROM skipped").fetchall()
+            rows += self._db.execute("SELECT path, size, mtime_ns FROM skipped").fetchall()
         return {path: (size, mtime) for path, size, mtime in rows}
 
     def skipped(self) -> dict[str, tuple[int, int, str]]:
@@ -436,7 +449,7 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        with self._lock:
+        with self._consistent():
             texts = self._db.execute(
                 f"SELECT id, text FROM passages WHERE id IN ({marks})", ids
             ).fetchall()

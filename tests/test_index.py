@@ -267,6 +267,42 @@ def test_a_skipped_file_does_not_make_the_index_stale_until_it_changes(
     assert not idx.is_stale() and idx.manifest.documents == 2
 
 
+def test_searches_go_on_while_another_index_writes(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    """Readers in threads never fail or see a half-written state while a writer
+    adds and removes a document again and again."""
+    reader = _build(corpus, tmp_path, fake_encoder)
+    writer = Index.open(reader.directory, encoder=fake_encoder)
+    extra = write(
+        tmp_path / "extra" / "c.txt", "A third document about carrots and cabbages in the garden.\n"
+    )
+    errors: list[BaseException] = []
+    seen: set[int] = set()
+    done = threading.Event()
+
+    def search() -> None:
+        try:
+            while not done.is_set():
+                hits = reader.search("carrots apples", k=3)
+                assert hits and len({h.passage_id for h in hits}) == len(hits)
+                seen.add(len(hits))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=search) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for _ in range(8):
+        writer.add([extra.parent])
+        writer.remove([extra.parent])
+    done.set()
+    for t in threads:
+        t.join()
+    assert errors == [] and seen
+    assert reader.manifest.documents == 2 and check_index(reader.directory).problems == ()
+
+
 def test_a_failed_rebuild_leaves_the_previous_index_usable(
     corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
 ) -> None:
