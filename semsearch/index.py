@@ -54,6 +54,7 @@ from .errors import (
 from .lexical import terms as lexical_terms
 from .manifest import (
     MANIFEST,
+    OWN_ENTRY,
     Manifest,
     foreign_entries,
     manifest_json,
@@ -905,8 +906,8 @@ def _remove_unused(directory: Path, manifest: Manifest) -> None:
     until closed) and move to the new state on their next search.
     """
     keep = {manifest.generation, Path(manifest.database).parent.name}
-    for old in [*directory.glob("gen-*"), *directory.glob("store-*")]:
-        if old.name not in keep:
+    for old in directory.iterdir():
+        if old.is_dir() and OWN_ENTRY.fullmatch(old.name) and old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,17 +52,24 @@ def manifest_path(directory: Path) -> Path:
     return directory / MANIFEST
 
 
+OWN_ENTRY = re.compile(r"(gen|store)-\d{6}|embeddings\.sqlite")
+"""Names semsearch writes in an index folder (besides the manifest and hidden files)."""
+
+
 def foreign_entries(directory: Path) -> list[str]:
     """Names in a folder without a manifest that semsearch did not put there.
 
     Hidden files and a README (the repo's ``index/`` ships both) don't count,
-    so such a folder can become an index; anything else means the folder holds
+    nor what a first build interrupted before its manifest left behind, so
+    such a folder can become an index; anything else means the folder holds
     someone's files, which are neither read as an index nor overwritten.
     """
     if not directory.is_dir() or manifest_path(directory).exists():
         return []
     return sorted(
-        p.name for p in directory.iterdir() if not p.name.startswith(".") and p.name != "README.md"
+        p.name
+        for p in directory.iterdir()
+        if not p.name.startswith(".") and p.name != "README.md" and not OWN_ENTRY.fullmatch(p.name)
     )
 
 

@@ -453,6 +453,11 @@ def test_a_folder_of_other_files_is_neither_read_nor_overwritten(
     with pytest.raises(NotAnIndexError, match="other files"):
         Index.build([corpus], precious.parent, encoder=fake_encoder)
     assert precious.read_text() == "do not lose me"
+    left = tmp_path / "interrupted"  # a first build stopped before its manifest
+    for name in ("gen-000001", "store-000001"):
+        (left / name).mkdir(parents=True)
+    assert Index.build([corpus], left, encoder=fake_encoder).manifest.documents == 2
+    assert sorted(p.name for p in left.iterdir() if p.is_dir()) == ["gen-000002", "store-000002"]
 
 
 def test_an_index_is_refused_by_another_encoder(
