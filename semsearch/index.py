@@ -242,16 +242,28 @@ class Index:
         current = file_states(paths)
         roots = [str(Path(p).expanduser().resolve()) for p in paths]
         sources = list(dict.fromkeys([*self.manifest.sources, *roots]))
-        known = self._current().store.file_states()
-        if sources == self.manifest.sources and _untouched(known, current, roots, prune):
-            return Changes(unchanged=len(current))  # nothing to write
+        store = self._current().store
+        known = store.file_states()
         # only files whose size or time moved are looked at again: the work
         # follows the change, not the size of the folder
         files = in_order(p for p, state in current.items() if known.get(p) != state)
+        unusable = [
+            Skipped(Path(p), reason)  # still as they were when found unusable: not read again
+            for p, (size, mtime, reason) in store.skipped().items()
+            if current.get(p) == (size, mtime)
+        ]
+
+        def unchanged(changes: Changes) -> Changes:
+            for skipped in unusable:
+                _skip(changes, skipped, on_skip)
+            changes.unchanged += len(current) - len(files) - len(unusable)
+            return changes
+
+        if sources == self.manifest.sources and _untouched(known, current, roots, prune):
+            return unchanged(Changes())  # nothing to write
 
         def sync(staging: _Staging) -> Changes:
-            changes = staging.sync(files, progress, on_skip)
-            changes.unchanged += len(current) - len(files)
+            changes = unchanged(staging.sync(files, progress, on_skip))
             if prune:
                 gone = _vanished(staging.store.documents(), current, roots)
                 changes.removed = staging.remove(gone).removed

@@ -253,7 +253,9 @@ def test_a_skipped_file_does_not_make_the_index_stale_until_it_changes(
     assert not idx.is_stale()  # else every question would refresh and warn again
     skipped = []
     changes = idx.add([corpus], prune=True, on_skip=skipped.append)
-    assert idx.manifest.generation == generation and changes.unchanged == 3
+    assert idx.manifest.generation == generation and changes.unchanged == 2
+    assert [s.path.name for s in skipped] == ["bin.txt"]  # still said, not read again
+    skipped.clear()
     write(bad, "Now a readable paragraph about pears, plums and the valley's orchards.\n")
     assert idx.is_stale()
     changes = idx.refresh(on_skip=skipped.append)
