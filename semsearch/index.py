@@ -60,6 +60,7 @@ from .manifest import (
     manifest_json,
     parse_manifest,
     read_manifest,
+    recorded_sources,
     write_manifest,
 )
 from .ranking import Signals, check_mode, fuse
@@ -1008,7 +1009,8 @@ def update_index(
         current: Manifest | None = read_manifest(directory)
     except (IndexNotFoundError, IndexCorruptError):
         current = None
-    paths = list(paths) or (current.sources if current else list(default_sources))
+    recorded = current.sources if current else recorded_sources(directory)
+    paths = list(paths) or recorded or list(default_sources)
     sizes = {**(current.chunking if current else {}), **(chunk_sizes or {})}
     chunking = ChunkingConfig(**sizes)
     chosen = _choose_encoder(encoder, options, directory)

@@ -103,6 +103,16 @@ def parse_manifest(text: str, where: Path, directory: Path) -> Manifest:
         ) from None
 
 
+def recorded_sources(directory: Path) -> list[str]:
+    """The folders a manifest names, even one this version cannot otherwise read
+    (an index from an older format is rebuilt from its own sources); else none."""
+    try:
+        sources = json.loads(manifest_path(directory).read_text(encoding="utf-8"))["sources"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+    return [str(s) for s in sources] if isinstance(sources, list) else []
+
+
 def manifest_json(manifest: Manifest) -> str:
     return json.dumps(asdict(manifest), ensure_ascii=False, indent=2)
 

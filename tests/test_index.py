@@ -564,6 +564,21 @@ def test_update_index_adds_or_builds_as_needed(
     assert idx.manifest.documents == 2 and len(changes.removed) == 1
 
 
+def test_an_index_of_an_older_format_is_rebuilt_from_its_own_sources(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    manifest = idx.directory / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format": 3}))
+    with pytest.raises(IndexCorruptError, match="format 3, this version reads 4"):
+        Index.open(idx.directory, encoder=fake_encoder)
+    other = write(tmp_path / "demo" / "d.txt", "A demo document nobody asked for, about ducks.\n")
+    rebuilt, changes = update_index(
+        [], idx.directory, encoder=fake_encoder, default_sources=[other.parent]
+    )
+    assert len(changes.added) == 2 and rebuilt.manifest.sources == [str(corpus.resolve())]
+
+
 def test_check_index_finds_orphan_vectors(
     corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
 ) -> None:
