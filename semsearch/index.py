@@ -266,9 +266,9 @@ class Index:
         def sync(staging: _Staging) -> Changes:
             changes = unchanged(staging.sync(files, progress, on_skip))
             if prune:
-                gone = _vanished(staging.store.documents(), current, roots)
-                changes.removed = staging.remove(gone).removed
-                staging.store.drop_skipped(_vanished(staging.store.skipped(), current, roots))
+                gone = _vanished(known, current, roots)  # indexed or skipped
+                changes.removed = staging.remove(list(staging.store.documents(gone))).removed
+                staging.store.drop_skipped(gone)
             return changes
 
         return self._write(sync, sources)
@@ -520,8 +520,9 @@ class _Staging:
     def sync(self, files: list[Path], progress: Progress | None, on_skip: OnSkip | None) -> Changes:
         """Bring the given files up to date, embedding only texts not stored yet."""
         changes = Changes()
-        known = self.store.documents()
-        unusable = self.store.skipped()
+        names = [str(path) for path in files]
+        known = self.store.documents(names)
+        unusable = self.store.skipped(names)
         planned: list[tuple[DocumentRecord, list[tuple[str, int, int, str]], bool]] = []
         for path in files:
             key = str(path)

@@ -186,8 +186,14 @@ class Store:
             ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
 
-    def documents(self) -> dict[str, DocumentRecord]:
-        rows = self._db.execute("SELECT id, path, sha256, size, mtime_ns FROM documents")
+    def documents(self, paths: Iterable[str] | None = None) -> dict[str, DocumentRecord]:
+        """Records by path: of every document, or of those among ``paths`` (a write
+        looks up only the files it touches, however many the index holds)."""
+        query = "SELECT id, path, sha256, size, mtime_ns FROM documents"
+        if paths is None:
+            rows = self._db.execute(query).fetchall()
+        else:
+            rows = self._where_in(f"{query} WHERE path IN", paths)
         return {r[1]: DocumentRecord(*r) for r in rows}
 
     def file_states(self) -> dict[str, tuple[int, int]]:
@@ -201,9 +207,14 @@ class Store:
             rows += self._db.execute("SELECT path, size, mtime_ns FROM skipped").fetchall()
         return {path: (size, mtime) for path, size, mtime in rows}
 
-    def skipped(self) -> dict[str, tuple[int, int, str]]:
-        """(size, mtime_ns, reason) by path of the files found unusable, as they were then."""
-        rows = self._db.execute("SELECT path, size, mtime_ns, reason FROM skipped")
+    def skipped(self, paths: Iterable[str] | None = None) -> dict[str, tuple[int, int, str]]:
+        """(size, mtime_ns, reason) by path of the files found unusable, as they were
+        then: all of them, or those among ``paths``."""
+        query = "SELECT path, size, mtime_ns, reason FROM skipped"
+        if paths is None:
+            rows = self._db.execute(query).fetchall()
+        else:
+            rows = self._where_in(f"{query} WHERE path IN", paths)
         return {path: (size, mtime, reason) for path, size, mtime, reason in rows}
 
     def put_skipped(self, path: str, size: int, mtime_ns: int, reason: str) -> None:
@@ -217,16 +228,7 @@ class Store:
 
     def passage_ids(self, hashes: Iterable[str]) -> dict[str, int]:
         """Ids of the passages already stored for these text hashes."""
-        wanted = list(set(hashes))
-        found: dict[str, int] = {}
-        for i in range(0, len(wanted), 500):
-            batch = wanted[i : i + 500]
-            marks = ",".join("?" * len(batch))
-            rows = self._db.execute(
-                f"SELECT sha256, id FROM passages WHERE sha256 IN ({marks})", batch
-            )
-            found.update(dict(rows.fetchall()))
-        return found
+        return dict(self._where_in("SELECT sha256, id FROM passages WHERE sha256 IN", hashes))
 
     def add_passage(self, sha256: str, text: str, vector: bytes) -> int:
         """Store a unique text with its vector and name/number terms; return its id."""
@@ -252,18 +254,18 @@ class Store:
 
     def vectors(self, passage_ids: Sequence[int]) -> dict[int, bytes]:
         """The stored vectors (float32 bytes) of these passages; absent ids are left out."""
-        ids = sorted(set(passage_ids))
-        out: dict[int, bytes] = {}
         with self._lock:
-            for i in range(0, len(ids), 500):
-                batch = ids[i : i + 500]
-                marks = ",".join("?" * len(batch))
-                out.update(
-                    self._db.execute(
-                        f"SELECT id, vector FROM passages WHERE id IN ({marks})", batch
-                    ).fetchall()
-                )
-        return out
+            return dict(self._where_in("SELECT id, vector FROM passages WHERE id IN", passage_ids))
+
+    def _where_in(self, query: str, keys: Iterable[object]) -> list[tuple]:
+        """Rows of ``query (?, ?, …)`` for these keys, a few hundred at a time
+        (SQLite bounds the number of parameters of one statement)."""
+        wanted = sorted(set(keys))
+        rows: list[tuple] = []
+        for i in range(0, len(wanted), 500):
+            batch = wanted[i : i + 500]
+            rows += self._db.execute(f"{query} ({','.join('?' * len(batch))})", batch).fetchall()
+        return rows
 
     def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of every passage, by id: filled row by row, so that a
