@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import IndexCorruptError
-from .index import ANN, VECTORS, default_index_dir
+from .index import default_index_dir, finder_file
 from .manifest import parse_manifest, read_manifest
 from .vectors import load_vectors
 from .vectors import vector_ids as vector_ids_of
@@ -70,7 +70,7 @@ def check_index(directory: str | Path | None = None) -> CheckReport:
         }
     finally:
         db.close()
-    finder_path = directory / manifest.generation / (VECTORS if manifest.ann == "flat" else ANN)
+    finder_path = directory / manifest.generation / finder_file(manifest.ann)
     try:
         vector_ids = set(vector_ids_of(load_vectors(finder_path, manifest.dim)).tolist())
     except (IndexCorruptError, OSError) as exc:

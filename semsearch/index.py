@@ -671,7 +671,7 @@ class _Staging:
                 f"internal error: {finder.ntotal} vectors for {passages} passages; "
                 "nothing was written"
             )
-        save_vectors(finder, self.tmp / _finder_file(ann))
+        save_vectors(finder, self.tmp / finder_file(ann))
         manifest = Manifest(
             generation=self.name,
             database=self.database,
@@ -886,7 +886,8 @@ def _rebuild_hint(directory: Path) -> str:
     return f"; rebuild with: semsearch index PATH --index {directory}"
 
 
-def _finder_file(ann: str) -> str:
+def finder_file(ann: str) -> str:
+    """The name of a generation's FAISS file for an index of type ``ann``."""
     return VECTORS if ann == "flat" else ANN
 
 
@@ -897,7 +898,7 @@ def _read_finder(directory: Path, manifest: Manifest, *, private: bool = False) 
     Raises FileNotFoundError if the generation is gone (a writer replaced it).
     """
     gen = directory / manifest.generation
-    path = gen / _finder_file(manifest.ann)
+    path = gen / finder_file(manifest.ann)
     if not path.is_file():
         if not gen.is_dir():
             raise FileNotFoundError(gen)
