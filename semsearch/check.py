@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import IndexCorruptError
 from .index import default_index_dir, finder_file
 from .manifest import parse_manifest, read_manifest
+from .store import connect_readonly
 from .vectors import load_vectors
 from .vectors import vector_ids as vector_ids_of
 
@@ -37,7 +37,7 @@ def check_index(directory: str | Path | None = None) -> CheckReport:
     if not database.is_file():
         return CheckReport(0, 0, 0, (f"{database} is missing",), ())
     problems: list[str] = []
-    db = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
+    db = connect_readonly(database)
     try:
         if (verdict := db.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
             problems.append(f"SQLite integrity check: {verdict}")

@@ -13,6 +13,7 @@ only help find candidates quickly and can always be rebuilt from it.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -100,6 +101,29 @@ class Occurrence:
     end: int
 
 
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that never writes and sees each write once committed.
+
+    On a read-only filesystem (an index shipped in a container image) a WAL
+    reader cannot create its shared-memory file; nobody can write there
+    either, so the file is then opened as immutable.
+    """
+    if not path.is_file():  # connect would create it
+        raise sqlite3.DatabaseError(f"{path} does not exist")
+    db = sqlite3.connect(path, check_same_thread=False)
+    try:
+        db.execute("PRAGMA query_only = ON")
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK):
+            raise
+        db.close()
+        db = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False
+        )
+    return db
+
+
 class Store:
     """A connection to the index's ``passages.sqlite``.
 
@@ -112,10 +136,7 @@ class Store:
     def __init__(self, path: Path, *, readonly: bool) -> None:
         self.path = path
         if readonly:
-            if not path.is_file():  # connect would create it
-                raise sqlite3.DatabaseError(f"{path} does not exist")
-            self._db = sqlite3.connect(path, check_same_thread=False)
-            self._db.execute("PRAGMA query_only = ON")
+            self._db = connect_readonly(path)
         else:
             self._db = sqlite3.connect(path, check_same_thread=False)
             self._db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # new files only

@@ -1,6 +1,8 @@
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
 import threading
 from pathlib import Path
 
@@ -303,6 +305,32 @@ def test_searches_go_on_while_another_index_writes(
         t.join()
     assert errors == [] and seen
     assert reader.manifest.documents == 2 and check_index(reader.directory).problems == ()
+
+
+def test_an_index_on_a_read_only_filesystem_is_searched_and_checked(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    """An index shipped read-only (a container image): no WAL shared-memory file
+    can be created there, so the database is opened as immutable."""
+    idx = _build(corpus, tmp_path, fake_encoder)
+    expected = idx.search("apples", k=2)
+    idx.close()
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "tmpfs", str(mount)], capture_output=True
+    ).returncode:
+        pytest.skip("mounting a read-only filesystem needs root")
+    try:
+        shutil.copytree(idx.directory, mount / "index")
+        assert not list((mount / "index").rglob("*-shm"))  # closed cleanly: no WAL files
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        shipped = Index.open(mount / "index", encoder=fake_encoder)
+        assert [h.text for h in shipped.search("apples", k=2)] == [h.text for h in expected]
+        assert check_index(mount / "index").problems == ()
+        shipped.close()
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_a_failed_rebuild_leaves_the_previous_index_usable(
