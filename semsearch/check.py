@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,39 +38,42 @@ def check_index(directory: str | Path | None = None) -> CheckReport:
     if not database.is_file():
         return CheckReport(0, 0, 0, (f"{database} is missing",), ())
     problems: list[str] = []
-    db = connect_readonly(database)
     try:
-        if (verdict := db.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
-            problems.append(f"SQLite integrity check: {verdict}")
-        recorded = db.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
-        manifest = parse_manifest(recorded[0], database, directory) if recorded else outer
-        passage_ids = {r[0] for r in db.execute("SELECT id FROM passages")}
-        blob = 4 * manifest.dim
-        queries = {
-            f"passages whose vector is not {manifest.dim} float32s": "SELECT count(*) FROM "
-            f"passages WHERE length(vector) != {blob}",
-            "passages with no occurrence": "SELECT count(*) FROM passages WHERE id NOT IN "
-            "(SELECT passage_id FROM occurrences)",
-            "occurrences of missing passages": "SELECT count(*) FROM occurrences WHERE passage_id "
-            "NOT IN (SELECT id FROM passages)",
-            "sentences of missing passages": "SELECT count(*) FROM sentences WHERE passage_id NOT IN "
-            "(SELECT id FROM passages)",
-            "name-term rows of missing passages": "SELECT count(*) FROM terms WHERE passage_id "
-            "NOT IN (SELECT id FROM passages)",
-            "word-index rows of missing passages": "SELECT count(*) FROM lexical WHERE rowid NOT IN "
-            "(SELECT id FROM passages)",
-            "passages missing from the word index": "SELECT count(*) FROM passages WHERE id NOT IN "
-            "(SELECT rowid FROM lexical)",
-        }
-        for what, sql in queries.items():
-            if count := db.execute(sql).fetchone()[0]:
-                problems.append(f"{count} {what}")
-        documents = {
-            path: (size, mtime)
-            for path, size, mtime in db.execute("SELECT path, size, mtime_ns FROM documents")
-        }
-    finally:
-        db.close()
+        db = connect_readonly(database)
+        try:
+            if (verdict := db.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
+                problems.append(f"SQLite integrity check: {verdict}")
+            recorded = db.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
+            manifest = parse_manifest(recorded[0], database, directory) if recorded else outer
+            passage_ids = {r[0] for r in db.execute("SELECT id FROM passages")}
+            blob = 4 * manifest.dim
+            queries = {
+                f"passages whose vector is not {manifest.dim} float32s": "SELECT count(*) FROM "
+                f"passages WHERE length(vector) != {blob}",
+                "passages with no occurrence": "SELECT count(*) FROM passages WHERE id NOT IN "
+                "(SELECT passage_id FROM occurrences)",
+                "occurrences of missing passages": "SELECT count(*) FROM occurrences WHERE passage_id "
+                "NOT IN (SELECT id FROM passages)",
+                "sentences of missing passages": "SELECT count(*) FROM sentences WHERE passage_id NOT IN "
+                "(SELECT id FROM passages)",
+                "name-term rows of missing passages": "SELECT count(*) FROM terms WHERE passage_id "
+                "NOT IN (SELECT id FROM passages)",
+                "word-index rows of missing passages": "SELECT count(*) FROM lexical WHERE rowid NOT IN "
+                "(SELECT id FROM passages)",
+                "passages missing from the word index": "SELECT count(*) FROM passages WHERE id NOT IN "
+                "(SELECT rowid FROM lexical)",
+            }
+            for what, sql in queries.items():
+                if count := db.execute(sql).fetchone()[0]:
+                    problems.append(f"{count} {what}")
+            documents = {
+                path: (size, mtime)
+                for path, size, mtime in db.execute("SELECT path, size, mtime_ns FROM documents")
+            }
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return CheckReport(0, 0, 0, (f"{database} is unreadable ({exc})",), ())
     finder_path = directory / manifest.generation / finder_file(manifest.ann)
     try:
         vector_ids = set(vector_ids_of(load_vectors(finder_path, manifest.dim)).tolist())

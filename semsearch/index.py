@@ -861,17 +861,18 @@ def _open_store(directory: Path) -> tuple[Store, Manifest, int, int]:
     it records (the one in force), its data version and its passage count."""
     outer = read_manifest(directory)
     database = directory / outer.database
+    if not database.is_file():
+        raise IndexCorruptError(f"{database} is missing{_rebuild_hint(directory)}")
+    store = None
     try:
         store = Store(database, readonly=True)
-    except sqlite3.DatabaseError:
-        raise IndexCorruptError(f"{database} is missing{_rebuild_hint(directory)}") from None
-    try:
         version = store.data_version()
         recorded, _, passages, _ = store.snapshot()
         if recorded is None:
             raise sqlite3.DatabaseError("it records no manifest")
     except sqlite3.DatabaseError as exc:
-        store.close()
+        if store is not None:
+            store.close()
         raise IndexCorruptError(
             f"{database} is unreadable ({exc}){_rebuild_hint(directory)}"
         ) from None

@@ -531,6 +531,16 @@ def test_corrupt_index_files_give_a_clear_error(
         Index.open(idx.directory, encoder=fake_encoder)
 
 
+def test_check_reports_an_unreadable_database(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    idx.close()
+    _database(idx.directory).write_bytes(b"garbage" * 100)
+    (problem,) = check_index(idx.directory).problems
+    assert problem.endswith("passages.sqlite is unreadable (file is not a database)")
+
+
 def test_desynchronised_vectors_and_passages_are_detected(
     corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
 ) -> None:
