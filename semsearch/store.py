@@ -200,12 +200,8 @@ class Store:
 
     def counts(self) -> tuple[int, int, int]:
         """(documents, passages, occurrences); also proves the file is a database."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM passages),"
-                " (SELECT count(*) FROM occurrences)"
-            ).fetchone()
-        return int(row[0]), int(row[1]), int(row[2])
+        _, documents, passages, occurrences = self.snapshot()
+        return documents, passages, occurrences
 
     def documents(self, paths: Iterable[str] | None = None) -> dict[str, DocumentRecord]:
         """Records by path: of every document, or of those among ``paths`` (a write
