@@ -1101,7 +1101,14 @@ def _locked(directory: Path) -> Iterator[None]:
             f"{directory} holds other files ({', '.join(foreign[:3])}) and no "
             f"{MANIFEST}; pass --index with a new or empty folder"
         )
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / ".lock").touch()
+    except OSError as exc:
+        raise InputError(
+            f"cannot write to {directory} ({exc.strerror}); pass --index with a folder "
+            "you can write to, or search the index as it is (semsearch ask --no-refresh)"
+        ) from None
     with open(directory / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
