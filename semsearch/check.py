@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import IndexCorruptError
-from .index import default_index_dir, finder_file
+from .index import default_index_dir, load_finder
 from .manifest import parse_manifest, read_manifest
 from .store import connect_readonly
-from .vectors import load_vectors
 from .vectors import vector_ids as vector_ids_of
 
 
@@ -74,18 +73,26 @@ def check_index(directory: str | Path | None = None) -> CheckReport:
             db.close()
     except sqlite3.DatabaseError as exc:
         return CheckReport(0, 0, 0, (f"{database} is unreadable ({exc})",), ())
-    finder_path = directory / manifest.generation / finder_file(manifest.ann)
     try:
-        vector_ids = set(vector_ids_of(load_vectors(finder_path, manifest.dim)).tolist())
+        finder = load_finder(directory, manifest)
     except (IndexCorruptError, OSError) as exc:
-        problems.append(f"the finder {finder_path} is unreadable ({exc})")
+        problems.append(f"the finder of {manifest.generation} is unreadable ({exc})")
         vector_ids = passage_ids
+    else:
+        main = set(vector_ids_of(finder.main).tolist())
+        delta = set(vector_ids_of(finder.delta).tolist()) if finder.delta is not None else set()
+        if (dead := len(main - passage_ids)) != finder.stale:
+            problems.append(
+                f"the finder holds {dead} vectors of removed passages, "
+                f"its manifest says {finder.stale}"
+            )
+        vector_ids = (main & passage_ids) | delta
+        if orphans := delta - passage_ids:
+            problems.append(
+                f"{len(orphans)} vectors in the finder have no passage (e.g. id {min(orphans)})"
+            )
     if missing := passage_ids - vector_ids:
         problems.append(f"{len(missing)} passages are not in the finder (e.g. id {min(missing)})")
-    if orphans := vector_ids - passage_ids:
-        problems.append(
-            f"{len(orphans)} vectors in the finder have no passage (e.g. id {min(orphans)})"
-        )
     if (manifest.documents, manifest.passages) != (len(documents), len(passage_ids)):
         problems.append(
             f"manifest says {manifest.documents} documents and {manifest.passages} passages, "

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import faiss
@@ -79,14 +79,19 @@ from .store import DocumentRecord, Occurrence, Store
 from .vectors import (
     AUTO_FLAT_BELOW,
     INDEX_TYPES,
+    Finder,
+    add_vectors,
     build_finder,
     load_vectors,
+    new_vectors,
     range_search_vectors,
+    remove_vectors,
     resolve_type,
     save_vectors,
     search_vectors,
     tune,
     update_finder,
+    vector_ids,
 )
 
 DATABASE = "passages.sqlite"
@@ -94,6 +99,11 @@ VECTORS = "vectors.faiss"
 """The finder file of an exact (flat) index."""
 ANN = "ann.faiss"
 """The finder file of an approximate (IVF, HNSW) index."""
+DELTA = "delta.faiss"
+"""Vectors added to an IVF finder since its main file was written (exact, small)."""
+DELTA_SHARE = 0.05
+"""An IVF finder's delta, with the removed vectors still in its main file, grows to
+this share of the main file; then the next write folds them into a new main file."""
 ENCODE_BATCH = 64
 """Passages handed to the encoder at a time (the progress bar's step)."""
 DENSE_CANDIDATES = 40
@@ -150,7 +160,7 @@ class _State:
 
     manifest: Manifest
     store: Store
-    finder: faiss.Index
+    finder: Finder
     version: int
     stamp: tuple[int, int] | None
 
@@ -342,7 +352,7 @@ class Index:
             ids = np.full((len(queries), 0), -1)
         else:
             matrix = self.encoder.encode_queries(queries)
-            _, ids = search_vectors(state.finder, matrix, max(want, DENSE_CANDIDATES))
+            _, ids = state.finder.search(matrix, max(want, DENSE_CANDIDATES))
         lexical = mode != "dense"
         terms = [query_terms(q) if lexical else [] for q in queries]
         postings = state.store.postings(
@@ -398,16 +408,17 @@ class Index:
         """
         state = self._current()
         if state.exact:
-            return search_vectors(state.finder, matrix, k)
+            return search_vectors(state.finder.main, matrix, k)
         if not approximate:
             return search_vectors(_exact_finder(state), matrix, k)
-        _, pool = search_vectors(state.finder, matrix, max(k, DENSE_CANDIDATES))
+        _, pool = state.finder.search(matrix, max(k, DENSE_CANDIDATES))
         k = min(k, pool.shape[1])
         scores = np.full((len(matrix), k), -np.inf, dtype=np.float32)
         ids = np.full((len(matrix), k), -1, dtype=np.int64)
         for row, (query, found) in enumerate(zip(matrix, pool, strict=True)):
-            found = found[found >= 0]
-            exact = _vectors(state, found.tolist()) @ query
+            stored = state.store.vectors(found[found >= 0].tolist())
+            found = np.array([pid for pid in found.tolist() if pid in stored], dtype=np.int64)
+            exact = _matrix(stored, found.tolist(), state.manifest.dim) @ query
             best = np.argsort(-exact, kind="stable")[:k]
             scores[row, : len(best)], ids[row, : len(best)] = exact[best], found[best]
         return scores, ids
@@ -417,7 +428,7 @@ class Index:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One FAISS call: every passage with similarity >= ``threshold`` to each row."""
         state = self._current()
-        finder = state.finder if state.exact else _exact_finder(state)
+        finder = state.finder.main if state.exact else _exact_finder(state)
         return range_search_vectors(finder, matrix, threshold)
 
     def close(self) -> None:
@@ -461,11 +472,17 @@ class Index:
         with self._write_lock, _locked(self.directory):
             base = _live_manifest(self.directory)  # another process may have written since
             with _Staging(
-                self.directory, base, self.encoder, chunking, self.manifest.index_type
+                self.directory,
+                base,
+                self.encoder,
+                chunking,
+                self.manifest.index_type,
+                live=self._state.finder,
             ) as staging:
                 changes = change(staging)
                 finder = staging.commit(sources)
-            self._state = _load_state(self.directory, finder)  # no writer can come between
+            # no writer can come between; the main FAISS file may be the one in memory
+            self._state = _load_state(self.directory, (finder, self._state.finder))
         return changes
 
 
@@ -486,9 +503,11 @@ class _Staging:
         index_type: str,
         *,
         retrain: bool = False,
+        live: Finder | None = None,
     ) -> None:
         self.directory = directory
         self.retrain = retrain
+        self.live = live  # the finder in memory, whose main file a write may reuse
         self.encoder = encoder
         self.chunking = chunking
         self.index_type = index_type
@@ -598,26 +617,52 @@ class _Staging:
     def _remove_vectors(self, ids: list[int]) -> None:
         self.removed += ids
 
-    def _finder(self, kind: str, passages: int) -> tuple[faiss.Index, int]:
-        """The live finder updated with this write's changes, or a new one.
+    def _finder(self, kind: str, passages: int) -> tuple[Finder, int]:
+        """The live finder with this write's changes, or a new one; and the number of
+        passages an approximate index was trained on.
 
-        Updating costs time in proportion to the change (plus reading and
-        writing the file); rebuilding, and retraining an approximate index (on
-        a rebuild, when the type changed or cannot be updated, or when the
-        collection has doubled since training), in proportion to the whole.
+        Exact (flat) finders are small and simply changed. IVF takes the changes
+        into its delta (see :class:`Finder`), in time proportional to them.
+        Rebuilding, and retraining an approximate index (on a rebuild, when the
+        type changed, when the collection has doubled since training, and for
+        HNSW, which cannot remove) costs time in proportion to the whole.
         """
         base = None if self.retrain else self.base
+        if base is not None and base.ann == kind == "flat":
+            finder = load_finder(self.directory, base, private=True)
+            update_finder(finder.main, self.removed, self.added, self._added_vectors())
+            return replace(finder, origin=self.name), 0
         if (
             base is not None
-            and base.ann == kind
-            and (kind == "flat" or passages <= ANN_RETRAIN_GROWTH * base.ann_trained)
+            and base.ann == kind == "ivf"
+            and passages <= ANN_RETRAIN_GROWTH * base.ann_trained
         ):
-            finder = _read_finder(self.directory, base, private=True)
-            matrix = _matrix(self.store.vectors(self.added), self.added, self.encoder.dim)
-            if update_finder(finder, self.removed, self.added, matrix):
-                return finder, base.ann_trained
+            return self._delta(base), base.ann_trained
         ids, vectors = self.store.all_vectors(self.encoder.dim)
-        return build_finder(ids, vectors, kind), 0 if kind == "flat" else passages
+        trained = 0 if kind == "flat" else passages
+        return Finder(build_finder(ids, vectors, kind), self.name), trained
+
+    def _delta(self, base: Manifest) -> Finder:
+        """The live IVF finder with this write's changes in its delta; merged into a
+        new main file once the delta and the stale vectors outgrow ``DELTA_SHARE``."""
+        live = load_finder(self.directory, base, reuse=[self.live] if self.live else [])
+        delta = live.delta if live.delta is not None else new_vectors(self.encoder.dim)
+        in_delta = set(vector_ids(delta).tolist())
+        dropped = [pid for pid in self.removed if pid in in_delta]
+        stale = live.stale + len(self.removed) - len(dropped)
+        remove_vectors(delta, dropped)
+        add_vectors(delta, self.added, self._added_vectors())
+        if stale + delta.ntotal <= DELTA_SHARE * live.main.ntotal:
+            return Finder(live.main, live.origin, delta, stale)
+        main = load_finder(self.directory, replace(base, ann_delta=0), private=True).main
+        dead = np.setdiff1d(vector_ids(main), self.store.passage_ids_all())
+        remove_vectors(main, dead.tolist())
+        fresh = vector_ids(delta).tolist()
+        add_vectors(main, fresh, _matrix(self.store.vectors(fresh), fresh, self.encoder.dim))
+        return Finder(main, self.name)
+
+    def _added_vectors(self) -> np.ndarray:
+        return _matrix(self.store.vectors(self.added), self.added, self.encoder.dim)
 
     def _embed(self, texts: dict[str, str], ids: dict[str, int], progress: Progress | None) -> None:
         """Embed new passages, and the sentences of those that have several, in batches.
@@ -656,7 +701,7 @@ class _Staging:
             if progress:
                 progress(min(i + step, total), total)
 
-    def commit(self, sources: list[str]) -> faiss.Index:
+    def commit(self, sources: list[str]) -> Finder:
         """Write the finder, then commit the database with the new manifest in it;
         return the finder (saves reading it back).
 
@@ -666,12 +711,16 @@ class _Staging:
         documents, passages, occurrences = self.store.counts()
         ann = resolve_type(self.index_type, passages)
         finder, trained = self._finder(ann, passages)
-        if finder.ntotal != passages:
+        if finder.live != passages:
             raise IndexCorruptError(
-                f"internal error: {finder.ntotal} vectors for {passages} passages; "
+                f"internal error: {finder.live} vectors for {passages} passages; "
                 "nothing was written"
             )
-        save_vectors(finder, self.tmp / finder_file(ann))
+        if finder.origin == self.name:
+            save_vectors(finder.main, self.tmp / finder_file(ann))
+        delta = finder.delta.ntotal if finder.delta is not None else 0
+        if delta:
+            save_vectors(finder.delta, self.tmp / DELTA)
         manifest = Manifest(
             generation=self.name,
             database=self.database,
@@ -685,6 +734,9 @@ class _Staging:
             index_type=self.index_type,
             ann=ann,
             ann_trained=trained,
+            ann_base="" if finder.origin == self.name else finder.origin,
+            ann_delta=delta,
+            ann_stale=finder.stale,
         )
         fresh = self.base is None
         if fresh:
@@ -809,17 +861,18 @@ def ensure_index(
     return idx
 
 
-def _load_state(directory: Path, finder: faiss.Index | None = None) -> _State:
+def _load_state(directory: Path, reuse: Sequence[Finder] = ()) -> _State:
     """Open the live state, checking that its parts agree.
 
     A writer may commit, and delete the generation just read of, while this
-    runs: then it is read again. A writer passes the ``finder`` it just wrote.
+    runs: then it is read again. ``reuse`` offers finders already in memory
+    whose main file may be the live one (a writer's own).
     """
     for attempt in range(3):
         stamp = _stamp(directory)  # before reading: a write meanwhile makes it differ
         store, manifest, version, passages = _open_store(directory)
         try:
-            finder = finder if finder is not None else _read_finder(directory, manifest)
+            finder = load_finder(directory, manifest, reuse=reuse)
         except FileNotFoundError:
             store.close()
             if attempt == 2:
@@ -830,10 +883,10 @@ def _load_state(directory: Path, finder: faiss.Index | None = None) -> _State:
         except BaseException:
             store.close()
             raise
-        if passages != finder.ntotal or passages != manifest.passages:
+        if passages != finder.live or passages != manifest.passages:
             store.close()
             raise IndexCorruptError(
-                f"{directory} is inconsistent ({finder.ntotal} vectors, {passages} passages, "
+                f"{directory} is inconsistent ({finder.live} vectors, {passages} passages, "
                 f"manifest says {manifest.passages}){_rebuild_hint(directory)}"
             )
         return _State(manifest, store, finder, version, stamp)
@@ -892,27 +945,43 @@ def finder_file(ann: str) -> str:
     return VECTORS if ann == "flat" else ANN
 
 
-def _read_finder(directory: Path, manifest: Manifest, *, private: bool = False) -> faiss.Index:
-    """The generation's FAISS file: memory-mapped where that saves reading a large
-    exact index, else read; ``private`` always reads it (to be changed).
+def load_finder(
+    directory: Path,
+    manifest: Manifest,
+    *,
+    private: bool = False,
+    reuse: Sequence[Finder] = (),
+) -> Finder:
+    """The finder a manifest names: its main FAISS file (from ``reuse`` when one
+    in memory came from the same folder; else memory-mapped where that saves
+    reading a large exact index, else read; ``private`` always reads it, to be
+    changed) and its delta.
 
     Raises FileNotFoundError if the generation is gone (a writer replaced it).
     """
-    gen = directory / manifest.generation
-    path = gen / finder_file(manifest.ann)
-    if not path.is_file():
+    origin = manifest.ann_base or manifest.generation
+    main = next((f.main for f in reuse if f.origin == origin), None)
+    if main is None:
+        large = manifest.passages >= AUTO_FLAT_BELOW
+        mmap = large and manifest.ann == "flat" and not private
+        main = _load_file(directory, origin, finder_file(manifest.ann), manifest.dim, mmap)
+        tune(main)
+    delta = None
+    if manifest.ann_delta:
+        delta = _load_file(directory, manifest.generation, DELTA, manifest.dim, False)
+    return Finder(main, origin, delta, manifest.ann_stale)
+
+
+def _load_file(directory: Path, generation: str, name: str, dim: int, mmap: bool) -> faiss.Index:
+    gen = directory / generation
+    if not (gen / name).is_file():
         if not gen.is_dir():
             raise FileNotFoundError(gen)
         raise IndexCorruptError(f"{gen} is missing its files{_rebuild_hint(directory)}")
-    large = manifest.passages >= AUTO_FLAT_BELOW
     try:
-        finder = load_vectors(
-            path, manifest.dim, mmap=large and manifest.ann == "flat" and not private
-        )
+        return load_vectors(gen / name, dim, mmap=mmap)
     except IndexCorruptError as exc:
         raise IndexCorruptError(f"{exc}{_rebuild_hint(directory)}") from None
-    tune(finder)
-    return finder
 
 
 def _remove_unused(directory: Path, manifest: Manifest) -> None:
@@ -921,7 +990,7 @@ def _remove_unused(directory: Path, manifest: Manifest) -> None:
     Readers that still have them open keep reading them (their files stay
     until closed) and move to the new state on their next search.
     """
-    keep = {manifest.generation, Path(manifest.database).parent.name}
+    keep = {manifest.generation, manifest.ann_base, Path(manifest.database).parent.name}
     for old in directory.iterdir():
         if old.is_dir() and OWN_ENTRY.fullmatch(old.name) and old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)

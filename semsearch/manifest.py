@@ -40,6 +40,12 @@ class Manifest:
     ann: str = "flat"
     ann_trained: int = 0
     """Passages the approximate index was trained on (it is retrained when they double)."""
+    ann_base: str = ""
+    """The generation whose FAISS file this one uses, when it only adds a delta to it."""
+    ann_delta: int = 0
+    """Vectors in this generation's delta file (added since the base file was written)."""
+    ann_stale: int = 0
+    """Vectors in the base file whose passages are gone (skipped when searching)."""
     format: int = FORMAT_VERSION
     tool: str = field(default="semsearch")
 

@@ -9,6 +9,7 @@ from them. Files are FAISS's own format (no pickle).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -83,6 +84,41 @@ def range_search_vectors(
     ``scores[lims[i]:lims[i + 1]]`` and ``ids[lims[i]:lims[i + 1]]``.
     """
     return index.range_search(np.ascontiguousarray(queries, dtype=np.float32), float(threshold))
+
+
+@dataclass
+class Finder:
+    """What proposes candidates: the main FAISS index and, for IVF, a small exact
+    ``delta`` of the vectors added since the main file was written.
+
+    Writes add to the delta and leave the main file as it is, so that a small
+    change does not rewrite hundreds of megabytes; vectors removed since stay in
+    the main index (``stale`` of them) and callers drop ids that no longer
+    exist. :func:`merge_delta` folds everything back when the delta grows.
+    """
+
+    main: faiss.Index
+    origin: str
+    """The generation folder the main file is in (it is shared by later ones)."""
+    delta: faiss.Index | None = None
+    stale: int = 0
+
+    @property
+    def live(self) -> int:
+        """How many passages it can find."""
+        return self.main.ntotal - self.stale + (self.delta.ntotal if self.delta else 0)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (scores, ids) per row over main and delta (ids -1 where fewer)."""
+        scores, ids = search_vectors(self.main, queries, k + min(self.stale, k))
+        if self.delta is None or not self.delta.ntotal:
+            return scores[:, :k], ids[:, :k]
+        more_scores, more_ids = search_vectors(self.delta, queries, k)
+        scores = np.hstack([scores, more_scores])
+        ids = np.hstack([ids, more_ids])
+        scores[ids < 0] = -np.inf
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
 
 
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf")

@@ -681,8 +681,8 @@ def test_an_ivf_index_is_updated_in_place_until_the_collection_doubles(
     assert idx.manifest.passages == trained + 1
     assert idx.manifest.ann_trained == trained  # updated, not retrained
     new = idx.document(corpus / "extra100.txt")[0][0]
-    _, ids = idx.nearest(idx.vectors([new]), 3, approximate=True)
-    assert ids[0][0] == new and gone not in ids
+    scores, ids = idx.nearest(idx.vectors([new]), 3, approximate=True)
+    assert new in ids[0] and scores[0][0] == pytest.approx(1.0) and gone not in ids
     assert check_index(idx.directory).problems == ()
     for n in range(101, 102 + trained):
         extra(n)
@@ -695,6 +695,47 @@ def test_an_ivf_index_is_updated_in_place_until_the_collection_doubles(
     assert (
         f"1 passages are not in the finder (e.g. id {new})" in check_index(idx.directory).problems
     )
+
+
+def test_an_ivf_write_adds_a_delta_and_folds_it_in_when_it_grows(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    """A small change leaves the large main file as it is (no rewrite); past
+    DELTA_SHARE of it the changes go into a new main file."""
+
+    def extra(n: int) -> Path:
+        text = f"Extra document number {n} about subject {n * 7919} and more.\n"
+        return write(corpus / f"extra{n:03d}.txt", text)
+
+    for n in range(60):
+        extra(n)
+    idx = Index.build([corpus], tmp_path / "ivf", encoder=fake_encoder, index_type="ivf")
+    first = idx.manifest.generation
+    gone = idx.document(corpus / "extra000.txt")[0][0]
+    (corpus / "extra000.txt").unlink()
+    extra(100)
+    idx.add([corpus], prune=True)
+    m = idx.manifest
+    assert (m.ann_base, m.ann_delta, m.ann_stale) == (first, 1, 1)
+    assert sorted(p.name for p in (idx.directory / m.generation).iterdir()) == ["delta.faiss"]
+    new = idx.document(corpus / "extra100.txt")[0][0]
+    _, ids = idx.nearest(idx.vectors([new]), 5, approximate=True)
+    assert ids[0][0] == new and gone not in ids
+    assert check_index(idx.directory).problems == ()
+    assert all(
+        h.passage_id != gone for h in idx.search("Extra document number 0 about subject 0", k=5)
+    )
+    extra(101), extra(102)  # 3 in the delta + 1 stale > 5% of 62
+    idx.add([corpus])
+    m = idx.manifest
+    assert (m.ann_base, m.ann_delta, m.ann_stale) == ("", 0, 0)
+    assert (idx.directory / m.generation / "ann.faiss").is_file()
+    assert sorted(p.name for p in idx.directory.glob("gen-*")) == [m.generation]
+    for n in (100, 101, 102):
+        pid = idx.document(corpus / f"extra{n}.txt")[0][0]
+        assert idx.nearest(idx.vectors([pid]), 1, approximate=True)[1][0][0] == pid
+    assert check_index(idx.directory).problems == ()
+    assert len(Index.open(idx.directory, encoder=fake_encoder)) == 64
 
 
 def test_incremental_updates_give_the_same_results_as_a_fresh_build(tmp_path: Path) -> None:

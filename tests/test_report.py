@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import semsearch.index as index_module
+import semsearch.vectors as vectors_module
 from semsearch import Index
 from semsearch.errors import InputError, QueryError
 from semsearch.report import (
@@ -45,9 +45,11 @@ def test_a_batch_of_200_questions_is_one_encoder_call_and_one_faiss_call(
     encoder = CountingEncoder(seeds_index.encoder)
     idx = Index.open(seeds_index.directory, encoder=encoder)
     faiss_calls = []
-    real_search = index_module.search_vectors
+    real_search = vectors_module.search_vectors
     monkeypatch.setattr(
-        index_module, "search_vectors", lambda *a: faiss_calls.append(a[1].shape) or real_search(*a)
+        vectors_module,
+        "search_vectors",
+        lambda *a: faiss_calls.append(a[1].shape) or real_search(*a),
     )
     questions = [f"question number {i} about the coalition withdrawal" for i in range(199)]
     report = search_many(idx, [*questions, "when did the Qaim base handover happen"], k=3)
