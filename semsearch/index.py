@@ -457,7 +457,7 @@ class Index:
             return state
         with self._reload_lock:
             if self._state is state:
-                fresh = _load_state(self.directory)
+                fresh = _load_state(self.directory, (state.finder,))
                 try:
                     check_compatible(fresh.manifest.encoder, self.encoder.spec(), self.directory)
                 except EncoderMismatchError:
