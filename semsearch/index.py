@@ -4,16 +4,16 @@ On disk an index is a folder::
 
     manifest.json              what the index is; names the database and generation
     store-000001/passages.sqlite   passages, vectors, words, names (changed in place)
-    gen-000003/vectors.faiss   the finder (ann.faiss when approximate), never changed
+    gen-000003/                the finder, never changed: vectors.faiss (exact), or
+                               ann.faiss and/or delta.faiss (IVF, see vectors.Finder)
     embeddings.sqlite          cache of every vector computed, by model and text
     .lock                      held while a writer works
 
 A write changes the database inside one transaction and writes the finder
-into a new generation folder; committing the transaction (which records the
-new manifest) is the moment it takes effect. The work is in proportion to
-what changed (besides rewriting the finder file), a crash or an error
-mid-write leaves the previous index usable, and readers never see a
-half-written state. A build from scratch (another model or chunking) writes
+(or only its delta) into a new generation folder; committing the transaction
+(which records the new manifest) is the moment it takes effect. The work is
+in proportion to what changed, a crash or an error mid-write leaves the
+previous index usable, and readers never see a half-written state. A build from scratch (another model or chunking) writes
 a new database and switches ``manifest.json`` to it.
 """
 
@@ -69,7 +69,6 @@ from .skeletons import name_scores, query_terms
 from .sources import (
     Skipped,
     UnreadableFile,
-    discover,
     file_states,
     in_order,
     is_under,
@@ -80,12 +79,10 @@ from .vectors import (
     AUTO_FLAT_BELOW,
     INDEX_TYPES,
     Finder,
-    add_vectors,
     build_finder,
     load_vectors,
     new_vectors,
     range_search_vectors,
-    remove_vectors,
     resolve_type,
     save_vectors,
     search_vectors,
@@ -252,29 +249,16 @@ class Index:
         paths = list(paths)
         current = file_states(paths)
         roots = [str(Path(p).expanduser().resolve()) for p in paths]
-        sources = list(dict.fromkeys([*self.manifest.sources, *roots]))
-        store = self._current().store
-        known = store.file_states()
-        # only files whose size or time moved are looked at again: the work
-        # follows the change, not the size of the folder
-        files = in_order(p for p, state in current.items() if known.get(p) != state)
-        unusable = [
-            Skipped(Path(p), reason)  # still as they were when found unusable: not read again
-            for p, (size, mtime, reason) in store.skipped().items()
-            if current.get(p) == (size, mtime)
-        ]
-
-        def unchanged(changes: Changes) -> Changes:
-            for skipped in unusable:
-                _skip(changes, skipped, on_skip)
-            changes.unchanged += len(current) - len(files) - len(unusable)
-            return changes
-
-        if sources == self.manifest.sources and _untouched(known, current, roots, prune):
-            return unchanged(Changes())  # nothing to write
+        state = self._current()
+        sources = list(dict.fromkeys([*state.manifest.sources, *roots]))
+        known = state.store.file_states()
+        files, unusable, unchanged = _partition(current, known, state.store.skipped())
+        if sources == state.manifest.sources and _untouched(known, current, roots, prune):
+            return _as_before(Changes(), unusable, unchanged, on_skip)  # nothing to write
 
         def sync(staging: _Staging) -> Changes:
-            changes = unchanged(staging.sync(files, progress, on_skip))
+            changes = staging.sync(files, progress, on_skip)
+            _as_before(changes, unusable, unchanged, on_skip)
             if prune:
                 gone = _vanished(known, current, roots)  # indexed or skipped
                 changes.removed = staging.remove(list(staging.store.documents(gone))).removed
@@ -468,15 +452,14 @@ class Index:
 
     def _write(self, change: Callable[[_Staging], Changes], sources: list[str]) -> Changes:
         """Apply ``change`` to the live database in one transaction, commit, reload."""
-        chunking = ChunkingConfig(**self.manifest.chunking)
         with self._write_lock, _locked(self.directory):
             base = _live_manifest(self.directory)  # another process may have written since
             with _Staging(
                 self.directory,
                 base,
                 self.encoder,
-                chunking,
-                self.manifest.index_type,
+                ChunkingConfig(**base.chunking),
+                base.index_type,
                 live=self._state.finder,
             ) as staging:
                 changes = change(staging)
@@ -537,7 +520,8 @@ class _Staging:
         shutil.rmtree(self.tmp, ignore_errors=True)  # gone already if committed
 
     def sync(self, files: list[Path], progress: Progress | None, on_skip: OnSkip | None) -> Changes:
-        """Bring the given files up to date, embedding only texts not stored yet."""
+        """Bring the given files (those whose size or time moved, see :func:`_partition`)
+        up to date, embedding only texts not stored yet."""
         changes = Changes()
         names = [str(path) for path in files]
         known = self.store.documents(names)
@@ -552,12 +536,6 @@ class _Staging:
                 _skip(changes, Skipped(path, str(exc)), on_skip)
                 continue
             state = (stat.st_size, stat.st_mtime_ns)
-            if key in unusable and unusable[key][:2] == state:
-                _skip(changes, Skipped(path, unusable[key][2]), on_skip)  # not read again
-                continue
-            if old is not None and (old.size, old.mtime_ns) == state:
-                changes.unchanged += 1  # same size and time: not even read
-                continue
             try:
                 text = read_text(path)
             except (UnreadableFile, OSError) as exc:
@@ -593,7 +571,7 @@ class _Staging:
         for record, spans, existed in planned:
             self.store.put_document(record, [(ids[sha], s, e) for sha, s, e, _ in spans])
             (changes.updated if existed else changes.added).append(record.path)
-        self._remove_vectors(self.store.drop_orphans())
+        self.removed += self.store.drop_orphans()
         return changes
 
     def _refuse(
@@ -611,11 +589,8 @@ class _Staging:
 
     def remove(self, paths: list[str]) -> Changes:
         self.store.remove_documents(paths)
-        self._remove_vectors(self.store.drop_orphans())
+        self.removed += self.store.drop_orphans()
         return Changes(removed=list(paths))
-
-    def _remove_vectors(self, ids: list[int]) -> None:
-        self.removed += ids
 
     def _finder(self, kind: str, passages: int) -> tuple[Finder, int]:
         """The live finder with this write's changes, or a new one; and the number of
@@ -650,15 +625,14 @@ class _Staging:
         in_delta = set(vector_ids(delta).tolist())
         dropped = [pid for pid in self.removed if pid in in_delta]
         stale = live.stale + len(self.removed) - len(dropped)
-        remove_vectors(delta, dropped)
-        add_vectors(delta, self.added, self._added_vectors())
+        update_finder(delta, dropped, self.added, self._added_vectors())
         if stale + delta.ntotal <= DELTA_SHARE * live.main.ntotal:
             return Finder(live.main, live.origin, delta, stale)
         main = load_finder(self.directory, replace(base, ann_delta=0), private=True).main
-        dead = np.setdiff1d(vector_ids(main), self.store.passage_ids_all())
-        remove_vectors(main, dead.tolist())
+        dead = np.setdiff1d(vector_ids(main), self.store.passage_ids_all()).tolist()
         fresh = vector_ids(delta).tolist()
-        add_vectors(main, fresh, _matrix(self.store.vectors(fresh), fresh, self.encoder.dim))
+        matrix = _matrix(self.store.vectors(fresh), fresh, self.encoder.dim)
+        update_finder(main, dead, fresh, matrix)
         return Finder(main, self.name)
 
     def _added_vectors(self) -> np.ndarray:
@@ -1038,13 +1012,16 @@ def _build(
     index_type = index_type or _current_index_type(directory)
     _check_index_type(index_type)
     paths = list(paths)
-    files = discover(paths)
+    wanted = file_states(paths, require_files=True)
     roots = [str(Path(p).expanduser().resolve()) for p in paths]
-    wanted = {str(f) for f in files}
     with _locked(directory):
         base = _reusable_database(directory, encoder, chunking)
         with _Staging(directory, base, encoder, chunking, index_type, retrain=True) as staging:
-            changes = staging.sync(files, progress, on_skip)
+            store = staging.store
+            files, unusable, unchanged = _partition(wanted, store.file_states(), store.skipped())
+            changes = _as_before(
+                staging.sync(files, progress, on_skip), unusable, unchanged, on_skip
+            )
             gone = [p for p in staging.store.documents() if p not in wanted]
             staging.store.drop_skipped(p for p in staging.store.skipped() if p not in wanted)
             changes.removed = staging.remove(gone).removed
@@ -1111,6 +1088,37 @@ def _current_index_type(directory: Path) -> str:
 def _check_index_type(kind: str) -> None:
     if kind not in INDEX_TYPES:
         raise InputError(f"unknown index type {kind!r}; choose one of: {', '.join(INDEX_TYPES)}")
+
+
+def _partition(
+    current: dict[str, tuple[int, int]],
+    known: dict[str, tuple[int, int]],
+    skipped: dict[str, tuple[int, int, str]],
+) -> tuple[list[Path], list[Skipped], int]:
+    """Split the files found (path: size, mtime_ns) by what a write must do with them.
+
+    Returns the files to read again (their size or time moved since recorded,
+    or they are new), those found unusable before and unchanged since (said
+    again, not read), and how many are unchanged: the work follows the change,
+    not the size of the folder.
+    """
+    files = in_order(p for p, state in current.items() if known.get(p) != state)
+    unusable = [
+        Skipped(Path(p), reason)
+        for p, (size, mtime, reason) in skipped.items()
+        if current.get(p) == (size, mtime)
+    ]
+    return files, unusable, len(current) - len(files) - len(unusable)
+
+
+def _as_before(
+    changes: Changes, unusable: list[Skipped], unchanged: int, on_skip: OnSkip | None
+) -> Changes:
+    """Add the files :func:`_partition` left as they were to a write's summary."""
+    for skipped in unusable:
+        _skip(changes, skipped, on_skip)
+    changes.unchanged += unchanged
+    return changes
 
 
 def _vanished(known: Iterable[str], present: Container[str], roots: list[str]) -> list[str]:

@@ -8,7 +8,7 @@ they are), so ``read_text(path)[start:end]`` is exactly a hit's text.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,25 +38,37 @@ def discover(paths: Iterable[str | Path], *, require_files: bool = True) -> list
     A missing path is an error; finding no file at all is one too unless
     ``require_files`` is false (an emptied folder, when updating an index).
     """
+    paths = list(paths)
     found = {full for full, _ in _listing(paths)}
-    if not found and require_files:
-        shown = ", ".join(str(p) for p in paths) or "(nothing)"
-        suffixes = " ".join(sorted(TEXT_SUFFIXES))
-        raise InputError(f"no text files ({suffixes}) found in {shown}")
+    if require_files:
+        _require_some(found, paths)
     return in_order(found)
 
 
-def file_states(paths: Iterable[str | Path]) -> dict[str, tuple[int, int]]:
+def file_states(
+    paths: Iterable[str | Path], *, require_files: bool = False
+) -> dict[str, tuple[int, int]]:
     """(size, mtime_ns) of each text file :func:`discover` would find, by resolved path.
 
     What an index compares with its records to tell whether anything changed,
-    without sorting or building ``Path`` objects. A missing path is an error.
+    without sorting or building ``Path`` objects. A missing path is an error,
+    and so is finding no file at all with ``require_files``.
     """
+    paths = list(paths)
     states: dict[str, tuple[int, int]] = {}
     for full, entry in _listing(paths):
         stat = entry.stat()
         states[full] = (stat.st_size, stat.st_mtime_ns)
+    if require_files:
+        _require_some(states, paths)
     return states
+
+
+def _require_some(found: Collection[str], paths: list[str | Path]) -> None:
+    if not found:
+        shown = ", ".join(str(p) for p in paths) or "(nothing)"
+        suffixes = " ".join(sorted(TEXT_SUFFIXES))
+        raise InputError(f"no text files ({suffixes}) found in {shown}")
 
 
 def in_order(paths: Iterable[str]) -> list[Path]:
