@@ -62,7 +62,7 @@ def search_vectors(
 
 
 def vector_ids(index: faiss.Index) -> np.ndarray:
-    """The ids a finder holds (for ``check``): from its id map, or its inverted lists."""
+    """The ids a FAISS index holds: from its id map, or its inverted lists."""
     if isinstance(index, faiss.IndexIDMap):
         return faiss.vector_to_array(index.id_map).astype(np.int64)
     ivf = faiss.extract_index_ivf(index)
@@ -94,7 +94,8 @@ class Finder:
     Writes add to the delta and leave the main file as it is, so that a small
     change does not rewrite hundreds of megabytes; vectors removed since stay in
     the main index (``stale`` of them) and callers drop ids that no longer
-    exist. :func:`merge_delta` folds everything back when the delta grows.
+    exist. The write that finds the delta grown folds everything into a new
+    main file.
     """
 
     main: faiss.Index
@@ -109,15 +110,20 @@ class Finder:
         return self.main.ntotal - self.stale + (self.delta.ntotal if self.delta else 0)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` (scores, ids) per row over main and delta (ids -1 where fewer)."""
-        scores, ids = search_vectors(self.main, queries, k + min(self.stale, k))
+        """Best (scores, ids) per row over main and delta (ids -1 where fewer).
+
+        Up to ``k`` more than ``k`` when the main index holds stale ids, so that
+        ``k`` remain once the caller has dropped those.
+        """
+        wanted = k + min(self.stale, k)
+        scores, ids = search_vectors(self.main, queries, wanted)
         if self.delta is None or not self.delta.ntotal:
-            return scores[:, :k], ids[:, :k]
-        more_scores, more_ids = search_vectors(self.delta, queries, k)
+            return scores, ids
+        more_scores, more_ids = search_vectors(self.delta, queries, wanted)
         scores = np.hstack([scores, more_scores])
         ids = np.hstack([ids, more_ids])
         scores[ids < 0] = -np.inf
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :wanted]
         return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from semsearch.vectors import (
     AUTO_FLAT_BELOW,
+    Finder,
     build_finder,
     resolve_type,
     search_vectors,
@@ -51,3 +52,16 @@ def test_auto_is_exact_for_small_collections() -> None:
     assert resolve_type("auto", AUTO_FLAT_BELOW - 1) == "flat"
     assert resolve_type("auto", AUTO_FLAT_BELOW) == "ivf"
     assert resolve_type("ivf", 10) == "ivf"
+
+
+def test_a_finder_with_stale_ids_returns_enough_to_drop_them() -> None:
+    """Ids of removed passages stay in an IVF main file until it is rewritten;
+    the finder fetches more so that k live candidates remain."""
+    data = _clustered(1000, 4)
+    main = build_finder(np.arange(1000), data, "ivf")
+    delta = build_finder(np.arange(1000, 1002), _clustered(2, 5), "flat")
+    for finder in (Finder(main, "gen", None, 3), Finder(main, "gen", delta, 3)):
+        _, ids = finder.search(data[:2], 10)
+        assert ids.shape == (2, 13)
+    _, ids = Finder(main, "gen").search(data[:2], 10)
+    assert ids.shape == (2, 10)
