@@ -207,10 +207,11 @@ class Store:
         """Records by path: of every document, or of those among ``paths`` (a write
         looks up only the files it touches, however many the index holds)."""
         query = "SELECT id, path, sha256, size, mtime_ns FROM documents"
-        if paths is None:
-            rows = self._db.execute(query).fetchall()
-        else:
-            rows = self._where_in(f"{query} WHERE path IN", paths)
+        with self._consistent():
+            if paths is None:
+                rows = self._db.execute(query).fetchall()
+            else:
+                rows = self._where_in(f"{query} WHERE path IN", paths)
         return {r[1]: DocumentRecord(*r) for r in rows}
 
     def file_states(self) -> dict[str, tuple[int, int]]:
@@ -228,10 +229,11 @@ class Store:
         """(size, mtime_ns, reason) by path of the files found unusable, as they were
         then: all of them, or those among ``paths``."""
         query = "SELECT path, size, mtime_ns, reason FROM skipped"
-        if paths is None:
-            rows = self._db.execute(query).fetchall()
-        else:
-            rows = self._where_in(f"{query} WHERE path IN", paths)
+        with self._consistent():
+            if paths is None:
+                rows = self._db.execute(query).fetchall()
+            else:
+                rows = self._where_in(f"{query} WHERE path IN", paths)
         return {path: (size, mtime, reason) for path, size, mtime, reason in rows}
 
     def put_skipped(self, path: str, size: int, mtime_ns: int, reason: str) -> None:
@@ -287,7 +289,7 @@ class Store:
     def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of every passage, by id: filled row by row, so that a
         million vectors cost their 1.5 GB once, not again as Python objects."""
-        with self._lock:
+        with self._consistent():  # the count and the rows from the same commit
             (count,) = self._db.execute("SELECT count(*) FROM passages").fetchone()
             ids = np.empty(count, dtype=np.int64)
             matrix = np.empty((count, dim), dtype=np.float32)
