@@ -1,7 +1,7 @@
 """Which fusion and weights rank best: every variant evaluated on the same qrels in one run.
 
 Builds the seeds index once, then re-runs `evaluate` with the ranking weights
-changed in turn (the defaults live in semsearch/ranking.py).
+changed in turn (the defaults: semsearch.ranking.Weights).
 
 Usage: python bench/fusion.py [--qrels tests/data/seeds_eval.tsv]
 """
@@ -14,22 +14,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from semsearch import Index, ranking
+from semsearch import Index, Retrieval
 from semsearch.evaluate import evaluate, read_qrels
+from semsearch.ranking import Weights
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = {
-    "dense, passage vector only": dict(SENTENCE_WEIGHT=0.0, LEXICAL_WEIGHT=0.0, NAME_WEIGHT=0.0),
-    "dense, + best sentence 0.5": dict(SENTENCE_WEIGHT=0.5, LEXICAL_WEIGHT=0.0, NAME_WEIGHT=0.0),
-    "dense, + best sentence 1.0": dict(SENTENCE_WEIGHT=1.0, LEXICAL_WEIGHT=0.0, NAME_WEIGHT=0.0),
-    "+ names 0.03": dict(SENTENCE_WEIGHT=0.5, LEXICAL_WEIGHT=0.0, NAME_WEIGHT=0.03),
-    "+ bm25 0.02": dict(SENTENCE_WEIGHT=0.5, LEXICAL_WEIGHT=0.02, NAME_WEIGHT=0.0),
-    "+ names 0.03 + bm25 0.01": dict(SENTENCE_WEIGHT=0.5, LEXICAL_WEIGHT=0.01, NAME_WEIGHT=0.03),
-    "+ names 0.03 + bm25 0.02": dict(SENTENCE_WEIGHT=0.5, LEXICAL_WEIGHT=0.02, NAME_WEIGHT=0.03),
-    "+ names 0.03 + bm25 0.04": dict(SENTENCE_WEIGHT=0.5, LEXICAL_WEIGHT=0.04, NAME_WEIGHT=0.03),
-    "+ names 0.05 + bm25 0.02": dict(SENTENCE_WEIGHT=0.5, LEXICAL_WEIGHT=0.02, NAME_WEIGHT=0.05),
-    "no sentences, names + bm25": dict(SENTENCE_WEIGHT=0.0, LEXICAL_WEIGHT=0.02, NAME_WEIGHT=0.03),
-    "sentences 1.0, names + bm25": dict(SENTENCE_WEIGHT=1.0, LEXICAL_WEIGHT=0.02, NAME_WEIGHT=0.03),
+    "dense, passage vector only": Weights(sentence=0.0, lexical=0.0, names=0.0),
+    "dense, + best sentence 0.5": Weights(sentence=0.5, lexical=0.0, names=0.0),
+    "dense, + best sentence 1.0": Weights(sentence=1.0, lexical=0.0, names=0.0),
+    "+ names 0.03": Weights(sentence=0.5, lexical=0.0, names=0.03),
+    "+ bm25 0.02": Weights(sentence=0.5, lexical=0.02, names=0.0),
+    "+ names 0.03 + bm25 0.01": Weights(sentence=0.5, lexical=0.01, names=0.03),
+    "+ names 0.03 + bm25 0.02": Weights(sentence=0.5, lexical=0.02, names=0.03),
+    "+ names 0.03 + bm25 0.04": Weights(sentence=0.5, lexical=0.04, names=0.03),
+    "+ names 0.05 + bm25 0.02": Weights(sentence=0.5, lexical=0.02, names=0.05),
+    "no sentences, names + bm25": Weights(sentence=0.0, lexical=0.02, names=0.03),
+    "sentences 1.0, names + bm25": Weights(sentence=1.0, lexical=0.02, names=0.03),
 }
 
 
@@ -38,34 +39,24 @@ def main() -> None:
     parser.add_argument("--qrels", default=str(REPO / "tests" / "data" / "seeds_eval.tsv"))
     args = parser.parse_args()
     qrels = read_qrels(args.qrels)
-    defaults = {
-        name: getattr(ranking, name)
-        for name in ("SENTENCE_WEIGHT", "LEXICAL_WEIGHT", "NAME_WEIGHT")
-    }
+    defaults = Weights()
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copytree(REPO / "seeds", Path(tmp) / "seeds")
-        idx = Index.build([Path(tmp) / "seeds"], Path(tmp) / "index")
+        idx = Index.create([Path(tmp) / "seeds"], Path(tmp) / "index")
         print(f"{len(qrels)} questions; defaults {defaults}")
         print(f"{'variant':34s}{'R@1':>7s}{'R@5':>7s}{'R@10':>7s}{'MRR':>7s}{'nDCG@10':>9s}")
         for name, weights in VARIANTS.items():
-            for key, value in weights.items():
-                setattr(ranking, key, value)
+            idx.retrieval = Retrieval(weights=weights)
             m = evaluate(idx, qrels, modes=("hybrid",)).modes[0]
             print(
                 f"{name:34s}{m.recall[1]:7.3f}{m.recall[5]:7.3f}{m.recall[10]:7.3f}{m.mrr:7.3f}{m.ndcg10:9.3f}"
             )
-        for key, value in defaults.items():
-            setattr(ranking, key, value)
-        original = ranking.fuse
-        ranking_fuse = ranking.fuse
-        import semsearch.index as index_module
-
-        index_module.fuse = lambda candidates, mode: ranking_fuse(candidates, mode, method="rrf")
+        idx.retrieval = Retrieval(fusion="rrf")
         m = evaluate(idx, qrels, modes=("hybrid",)).modes[0]
         print(
             f"{'RRF (k=60) of dense, bm25, names':34s}{m.recall[1]:7.3f}{m.recall[5]:7.3f}{m.recall[10]:7.3f}{m.mrr:7.3f}{m.ndcg10:9.3f}"
         )
-        index_module.fuse = original
+        idx.retrieval = Retrieval()
         questions = [q.question for q in qrels]
         for mode in ("dense", "hybrid"):
             idx.search_many(questions[:2], mode=mode)

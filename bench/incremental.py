@@ -2,7 +2,7 @@
 
 Two corpora, each timed in one run: the seeds (5 files), and a generated corpus
 of N files (default 1,000), each a short Arabic paragraph recombined from the
-seeds' sentences. Times are wall clock for `update_index`, the `semsearch index`
+seeds' sentences. Times are wall clock for `update`, the `semsearch index`
 path, with the bundled encoder.
 
 Usage: python bench/incremental.py [--files 1000]
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from semsearch.chunking import chunk, sentences
-from semsearch.index import update_index
+from semsearch.index import update
 from semsearch.sources import read_text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def _generate(folder: Path, files: int) -> None:
 
 def _time(label: str, corpus: Path, index: Path, **kwargs) -> float:
     started = time.perf_counter()
-    _, changes = update_index([corpus], index, **kwargs)
+    _, changes = update([corpus], index, **kwargs)
     seconds = time.perf_counter() - started
     print(f"  {label:22s} {seconds:8.2f} s   ({changes.embedded} passages embedded)")
     return seconds

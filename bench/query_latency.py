@@ -44,7 +44,7 @@ def main() -> None:
         work = Path(tmp)
         shutil.copytree(REPO / "seeds", work / "seeds")
         started = time.perf_counter()
-        idx = Index.build([work / "seeds"], work / "index")
+        idx = Index.create([work / "seeds"], work / "index")
         print(f"build: {time.perf_counter() - started:.2f} s for {len(idx)} passages")
 
         script = Path(sys.executable).parent / "semsearch"
@@ -60,9 +60,8 @@ def main() -> None:
             cli.append(time.perf_counter() - t)
         print(f"cold CLI `semsearch ask`:      {_ms(cli)}")
 
-        state = idx._state
-        ids = np.array([state.vectors.id_map.at(i) for i in range(state.vectors.ntotal)])
-        matrix = np.vstack([state.vectors.reconstruct(int(i)) for i in ids])
+        ids = np.array([p.passage_id for p in idx.passages()])
+        matrix = idx.vectors(ids.tolist())
         ours, base = [], []
         for _ in range(args.runs):
             for q in QUESTIONS:

@@ -45,7 +45,7 @@ def main() -> None:
     questions = _questions(args.questions)
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copytree(REPO / "seeds", Path(tmp) / "seeds")
-        idx = Index.build([Path(tmp) / "seeds"], Path(tmp) / "index")
+        idx = Index.create([Path(tmp) / "seeds"], Path(tmp) / "index")
         idx.search("warm up", k=args.k)
         started = time.perf_counter()
         batched = search_many(idx, questions, args.k)

@@ -42,7 +42,7 @@ import numpy as np
 
 from semsearch import Index
 from semsearch.evaluate import read_qrels
-from semsearch.index import update_index
+from semsearch.index import update
 
 REPO = Path(__file__).resolve().parent.parent
 DIM = 384
@@ -107,7 +107,7 @@ def _built(work: Path, n: int) -> tuple[Path, float]:
         _corpus(corpus, n)
     if not record.is_file():
         started = time.perf_counter()
-        Index.build([corpus], directory, encoder=ClusteredEncoder()).close()
+        Index.create([corpus], directory, encoder=ClusteredEncoder()).close()
         record.write_text(json.dumps({"build_s": time.perf_counter() - started}))
     return directory, json.loads(record.read_text())["build_s"]
 
@@ -242,7 +242,7 @@ def _reindex(work: Path, directory: Path, build_s: float) -> None:
 
     def timed(path: Path) -> float:
         started = time.perf_counter()
-        update_index([path], directory, encoder=ClusteredEncoder())[0].close()
+        update([path], directory, encoder=ClusteredEncoder())[0].close()
         return time.perf_counter() - started
 
     def change(path: Path) -> Path:

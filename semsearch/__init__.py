@@ -23,13 +23,15 @@ from .errors import (
     NotAnIndexError,
     QueryError,
     SemsearchError,
+    UnreadableFileError,
 )
-from .search import Hit, Location
+from .records import Hit, Location, Passage
 
 if TYPE_CHECKING:
     from .chunking import ChunkingConfig
     from .encoders import Encoder, load_encoder
-    from .index import Changes, Index, ensure_index
+    from .index import Changes, Index, update
+    from .retrieve import Retrieval
 
 __version__ = "0.1.0"
 __all__ = [
@@ -46,16 +48,20 @@ __all__ = [
     "Location",
     "MissingDependencyError",
     "NotAnIndexError",
+    "Passage",
     "QueryError",
+    "Retrieval",
     "SemsearchError",
-    "ensure_index",
+    "UnreadableFileError",
     "load_encoder",
+    "update",
 ]
 
 _LAZY = {
     "Changes": "index",
     "Index": "index",
-    "ensure_index": "index",
+    "update": "index",
+    "Retrieval": "retrieve",
     "ChunkingConfig": "chunking",
     "Encoder": "encoders",
     "load_encoder": "encoders",

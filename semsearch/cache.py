@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .store import PAGE_SIZE
+from .store import PAGE_SIZE, matrix_of, to_blob
 
 CACHE = "embeddings.sqlite"
 
@@ -57,12 +57,12 @@ class EmbeddingCache:
             matrix[missing] = fresh
             self._db.executemany(
                 "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
-                [(keys[i], fresh[n].tobytes()) for n, i in enumerate(missing)],
+                [(keys[i], to_blob(fresh[n])) for n, i in enumerate(missing)],
             )
             self._db.commit()
-        for i, key in enumerate(keys):
-            if key in found:
-                matrix[i] = np.frombuffer(found[key], dtype=np.float32)
+        cached = [i for i, key in enumerate(keys) if key in found]
+        if cached:
+            matrix[cached] = matrix_of([found[keys[i]] for i in cached], self._dim)
         return matrix
 
     def close(self) -> None:

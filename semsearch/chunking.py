@@ -63,30 +63,21 @@ class ChunkingConfig:
             raise InputError(f"min_words must be 0 or more, got {self.min_words}")
 
 
-@dataclass(frozen=True)
-class Span:
-    """A passage: ``text == document[start:end]``."""
-
-    start: int
-    end: int
-    text: str
-
-
-def normalize(text: str) -> str:
-    """Collapse white space: the form that is embedded and hashed."""
+def collapse_spaces(text: str) -> str:
+    """Collapse white space: the form of a passage that is embedded and hashed."""
     return " ".join(text.split())
 
 
-def chunk(text: str, config: ChunkingConfig = ChunkingConfig()) -> list[Span]:
-    """Cut ``text`` into passages (see the module docstring)."""
-    spans: list[Span] = []
+def chunk(text: str, config: ChunkingConfig = ChunkingConfig()) -> list[tuple[int, int]]:
+    """Cut ``text`` into passages: (start, end) offsets, ``text[start:end]`` each
+    (see the module docstring); in a file, each is a :class:`~.records.Location`."""
+    spans: list[tuple[int, int]] = []
     arabic = _is_arabic(text)
     for run in _runs(text):
         for start, end in _merge_fragments(text, run, config):
             if end - start < config.min_chars and not _worth_alone(text[start:end], arabic, config):
                 continue
-            for s, e in _split_long(text, start, end, config):
-                spans.append(Span(s, e, text[s:e]))
+            spans.extend(_split_long(text, start, end, config))
     return spans
 
 
@@ -141,9 +132,9 @@ def _merge_fragments(
         if end - start >= config.min_chars:
             out.append([start, end])
             continue
-        piece = normalize(text[start:end])
-        prev_ok = bool(out) and normalize(text[out[-1][0] : out[-1][1]]) != piece
-        next_ok = i + 1 < len(run) and normalize(text[run[i + 1][0] : run[i + 1][1]]) != piece
+        piece = collapse_spaces(text[start:end])
+        prev_ok = bool(out) and collapse_spaces(text[out[-1][0] : out[-1][1]]) != piece
+        next_ok = i + 1 < len(run) and collapse_spaces(text[run[i + 1][0] : run[i + 1][1]]) != piece
         if prev_ok and (_SENTENCE_END.search(piece) or not next_ok):
             out[-1][1] = end
         elif next_ok:

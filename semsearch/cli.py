@@ -6,23 +6,19 @@ from the library become one line on stderr and exit status 1.
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .errors import SemsearchError
-from .search import display_path
+from . import console
+from .errors import IndexNotFoundError, SemsearchError
 
 if TYPE_CHECKING:
-    from .index import Changes, Index
-    from .search import Hit
-    from .sources import Skipped
+    from .index import Index
 
 DEMO_SOURCES = Path("seeds")
 
@@ -75,24 +71,28 @@ def ask(
     quiet: Quiet = False,
 ) -> None:
     """Find the passages that answer QUESTION; the sentence that best answers it is emphasised."""
-    from .index import Index, ensure_index
+    from .index import Index
     from .ranking import check_mode
-    from .search import check_query
+    from .retrieve import check_query
 
     with _errors():
         check_query([question], k)
         check_mode(mode)
-        with _reporter(quiet) as (progress, on_skip):
-            if refresh:
-                sources = [DEMO_SOURCES] if DEMO_SOURCES.is_dir() else []
-                idx = ensure_index(index, sources=sources, progress=progress, on_skip=on_skip)
-            else:
+        with console.reporter(quiet) as (progress, on_skip):
+            try:
                 idx = Index.open(index)
+            except IndexNotFoundError:
+                if not (refresh and DEMO_SOURCES.is_dir()):
+                    raise
+                idx = Index.create([DEMO_SOURCES], index, progress=progress, on_skip=on_skip)
+            else:
+                if refresh:
+                    idx.sync(progress=progress, on_skip=on_skip)
         hits = idx.search(question, k=k, mode=mode)
     if as_json:
-        _print_json({"query": question, "hits": [h.to_dict(Path.cwd()) for h in hits]})
+        console.print_json({"query": question, "hits": [h.to_dict(Path.cwd()) for h in hits]})
     else:
-        _print_hits(hits)
+        console.print_hits(hits)
 
 
 @app.command("index")
@@ -168,15 +168,16 @@ def index_cmd(
       semsearch index archive/ --index archive-index --model st:intfloat/multilingual-e5-base
     """
     from .encoders import EncoderOptions
-    from .index import default_index_dir, update_index
+    from .folder import index_dir
+    from .index import update
 
-    directory = index or default_index_dir()
+    directory = index_dir(index)
     started = time.perf_counter()
     with _errors():
         sizes = {"max_chars": max_chars, "min_chars": min_chars, "overlap_chars": overlap}
         options = EncoderOptions(device, batch_size, max_seq_length)
-        with _reporter(quiet) as (progress, on_skip):
-            idx, changes = update_index(
+        with console.reporter(quiet) as (progress, on_skip):
+            idx, changes = update(
                 paths or [],
                 directory,
                 encoder=model,
@@ -189,13 +190,13 @@ def index_cmd(
                 progress=progress,
                 on_skip=on_skip,
             )
-    info = {**_info(idx), "changes": _changes(changes)}
+    info = {**console.info_data(idx), "changes": console.changes_data(changes)}
     if as_json:
-        _print_json(info)
+        console.print_json(info)
     elif not quiet:
         m = idx.manifest
         typer.echo(
-            f"{_summary(changes)}; the index holds {m.documents} documents, {m.passages} passages "
+            f"{console.summary(changes)}; the index holds {m.documents} documents, {m.passages} passages "
             f"({m.occurrences} places) in {directory} ({time.perf_counter() - started:.1f} s)",
             err=True,
         )
@@ -213,9 +214,9 @@ def remove(
         idx = _open(index, None)
         changes = idx.remove(paths)
     if as_json:
-        _print_json({**_info(idx), "changes": _changes(changes)})
+        console.print_json({**console.info_data(idx), "changes": console.changes_data(changes)})
     elif not quiet:
-        typer.echo(f"{_summary(changes)}; {idx.manifest.documents} documents left", err=True)
+        typer.echo(f"{console.summary(changes)}; {idx.manifest.documents} documents left", err=True)
 
 
 @app.command()
@@ -226,7 +227,7 @@ def check(index: IndexDir = None, as_json: Json = False) -> None:
     with _errors():
         report = check_index(index)
     if as_json:
-        _print_json(vars(report) | {"ok": not report.problems})
+        console.print_json(vars(report) | {"ok": not report.problems})
     else:
         for problem in report.problems:
             typer.echo(f"problem: {problem}")
@@ -248,9 +249,9 @@ def info(index: IndexDir = None, as_json: Json = False) -> None:
 
     with _errors():
         idx = Index.open(index)
-    data = _info(idx)
+    data = console.info_data(idx)
     if as_json:
-        _print_json(data)
+        console.print_json(data)
         return
     for key, value in data.items():
         typer.echo(f"{key:>12}: {value}")
@@ -285,7 +286,7 @@ def eval_cmd(
             check_mode(m)
         result = evaluate(_open(index, None), read_qrels(qrels), modes)
     if as_json:
-        _print_json(
+        console.print_json(
             {
                 "questions": result.questions,
                 "modes": {
@@ -307,17 +308,17 @@ def eval_cmd(
 def models(index: IndexDir = None, as_json: Json = False) -> None:
     """List the encoders available here, and which one built the index."""
     from .encoders import available_encoders
-    from .index import default_index_dir
+    from .folder import index_dir
     from .manifest import read_manifest
 
-    directory = index or default_index_dir()
+    directory = index_dir(index)
     try:
         built_with: dict[str, object] | None = read_manifest(directory).encoder
     except SemsearchError:
         built_with = None
     encoders = available_encoders()
     if as_json:
-        _print_json(
+        console.print_json(
             {
                 "index": str(directory),
                 "built_with": built_with,
@@ -444,71 +445,9 @@ def _emit(result: object, out: Path | None, as_json: bool, quiet: bool) -> None:
         if not quiet:
             typer.echo(f"wrote {written}", err=True)
     if as_json:
-        _print_json(render.to_data(result))  # type: ignore[arg-type]
+        console.print_json(render.to_data(result))  # type: ignore[arg-type]
     elif out is None:
         typer.echo(render.to_text(result), nl=False)  # type: ignore[arg-type]
-
-
-def _info(idx: Index) -> dict[str, object]:
-    m = idx.manifest
-    return {
-        "index": str(idx.directory),
-        "encoder": m.encoder["name"],
-        "backend": m.encoder.get("backend"),
-        "dim": m.dim,
-        "index_type": f"{m.index_type} ({m.ann})" if m.index_type == "auto" else m.ann,
-        "documents": m.documents,
-        "passages": m.passages,
-        "occurrences": m.occurrences,
-        "sources": m.sources,
-        "built_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.built_at)),
-    }
-
-
-def _changes(changes: Changes) -> dict[str, object]:
-    return {
-        "added": len(changes.added),
-        "updated": len(changes.updated),
-        "unchanged": changes.unchanged,
-        "removed": len(changes.removed),
-        "embedded": changes.embedded,
-        "skipped": [str(s.path) for s in changes.skipped],
-    }
-
-
-def _summary(changes: Changes) -> str:
-    return (
-        f"{len(changes.added)} added, {len(changes.updated)} updated, {changes.unchanged} unchanged, "
-        f"{len(changes.removed)} removed; {changes.embedded} new passages embedded"
-    )
-
-
-def _print_hits(hits: list[Hit]) -> None:
-    cwd = Path.cwd()
-    if not hits:
-        typer.echo("no passages match")
-        return
-    tty = sys.stdout.isatty()
-    for hit in hits:
-        d = hit.to_dict(cwd)
-        head = f"{hit.rank}. {hit.score:.3f}  {d['source']}:{hit.start}-{hit.end}"
-        typer.echo(typer.style(head, bold=True) if tty else head)
-        before, after = hit.text[: hit.highlight[0]], hit.text[hit.highlight[1] :]
-        best = " ".join(hit.highlighted.split())
-        if before.strip() or after.strip():  # a one-sentence passage needs no emphasis
-            # bold and underlined on a terminal; marked where styles do not show
-            best = typer.style(best, bold=True, underline=True) if tty else f"»{best}«"
-        typer.echo(
-            "   "
-            + " ".join(p for p in (" ".join(before.split()), best, " ".join(after.split())) if p)
-        )
-        for extra in d["occurrences"][1:]:
-            typer.echo(f"   (also at {extra['source']}:{extra['start']}-{extra['end']})")
-        typer.echo()
-
-
-def _print_json(data: object) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @contextmanager
@@ -519,44 +458,6 @@ def _errors() -> Iterator[None]:
     except SemsearchError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-
-
-@contextmanager
-def _reporter(
-    quiet: bool,
-) -> Iterator[tuple[Callable[[int, int], None] | None, Callable[[Skipped], None] | None]]:
-    """Progress bar (on a terminal) or a few status lines (in a pipe), on stderr."""
-    if quiet:
-        yield None, None
-        return
-
-    def on_skip(skipped: Skipped) -> None:
-        shown = display_path(str(skipped.path), Path.cwd())
-        typer.echo(f"warning: skipped {shown}: {skipped.reason}", err=True)
-
-    if not sys.stderr.isatty():
-
-        def progress(done: int, total: int) -> None:
-            if done == 0:
-                typer.echo(f"embedding {total} passages...", err=True)
-
-        yield progress, on_skip
-        return
-
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    bar = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = bar.add_task("embedding passages", total=None)
-    with bar:
-        yield (lambda done, total: bar.update(task, completed=done, total=total)), on_skip
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .chunking import normalize
+from .chunking import collapse_spaces
 from .errors import InputError
 from .index import Index
 from .ranking import MODES
@@ -57,7 +57,7 @@ def read_qrels(path: str | Path) -> list[Qrel]:
             raise InputError(f"{path}, line {n}: expected 'question<TAB>expected', got {row!r}")
         if n == 1 and [c.strip().lower() for c in row] == ["question", "expected"]:
             continue
-        alternatives = tuple(normalize(a) for a in row[1].split("|") if a.strip())
+        alternatives = tuple(collapse_spaces(a) for a in row[1].split("|") if a.strip())
         qrels.append(Qrel(row[0].strip(), alternatives))
     if not qrels:
         raise InputError(f"no questions in {path}")
@@ -66,7 +66,7 @@ def read_qrels(path: str | Path) -> list[Qrel]:
 
 def evaluate(index: Index, qrels: list[Qrel], modes: tuple[str, ...] = MODES) -> Evaluation:
     """Search every question in every mode (one batch per mode) and score the rankings."""
-    texts = {p.passage_id: normalize(p.text) for p in index.passages()}
+    texts = {p.passage_id: collapse_spaces(p.text) for p in index.passages()}
     relevant = [{pid for pid, t in texts.items() if any(a in t for a in q.expected)} for q in qrels]
     missing = [q.question for q, rel in zip(qrels, relevant, strict=True) if not rel]
     if missing:

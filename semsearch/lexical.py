@@ -38,20 +38,20 @@ _LATIN_STOPWORDS = frozenset(
 )
 
 
-def normalize(text: str) -> str:
+def fold_spelling(text: str) -> str:
     """Fold the spelling variants of Arabic (and case) to one form."""
     text = _TASHKEEL.sub("", text.translate(_DIGITS))
     text = _ALEF.sub("ا", text)
     return text.replace("ى", "ي").replace("ة", "ه").replace("ؤ", "و").replace("ئ", "ي").lower()
 
 
-_STOPWORDS = frozenset(normalize(w) for w in _ARABIC_STOPWORDS | _LATIN_STOPWORDS)
+_STOPWORDS = frozenset(fold_spelling(w) for w in _ARABIC_STOPWORDS | _LATIN_STOPWORDS)
 
 
 def terms(text: str) -> list[str]:
     """The stemmed index terms of ``text``, stopwords left out, in order."""
     out = []
-    for word in _WORD.findall(normalize(text)):
+    for word in _WORD.findall(fold_spelling(text)):
         if word in _STOPWORDS:
             continue
         out.append(_stem(word))

@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexCorruptError, IndexNotFoundError, NotAnIndexError
+from .errors import IndexCorruptError, IndexNotFoundError, InputError, NotAnIndexError
+from .folder import MANIFEST, foreign_entries, rebuild_hint
 
 FORMAT_VERSION = 4
-MANIFEST = "manifest.json"
+INDEX_TYPES = ("auto", "flat", "hnsw", "ivf")
+"""How vectors are found: auto (exact while small), flat (exact), hnsw or ivf (approximate)."""
+
+
+def check_index_type(kind: str) -> None:
+    if kind not in INDEX_TYPES:
+        raise InputError(f"unknown index type {kind!r}; choose one of: {', '.join(INDEX_TYPES)}")
 
 
 @dataclass(frozen=True)
@@ -58,30 +64,11 @@ def manifest_path(directory: Path) -> Path:
     return directory / MANIFEST
 
 
-OWN_ENTRY = re.compile(r"(gen|store)-\d{6}|embeddings\.sqlite")
-"""Names semsearch writes in an index folder (besides the manifest and hidden files)."""
-
-
-def foreign_entries(directory: Path) -> list[str]:
-    """Names in a folder without a manifest that semsearch did not put there.
-
-    Hidden files and a README (the repo's ``index/`` ships both) don't count,
-    nor what a first build interrupted before its manifest left behind, so
-    such a folder can become an index; anything else means the folder holds
-    someone's files, which are neither read as an index nor overwritten.
-    """
-    if not directory.is_dir() or manifest_path(directory).exists():
-        return []
-    return sorted(
-        p.name
-        for p in directory.iterdir()
-        if not p.name.startswith(".") and p.name != "README.md" and not OWN_ENTRY.fullmatch(p.name)
-    )
-
-
 def read_manifest(directory: Path) -> Manifest:
     """Load and validate the manifest, with an error that says what to do."""
     path = manifest_path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise NotAnIndexError(f"{directory} is a file, not an index folder; pass --index FOLDER")
     if not path.exists():
         if foreign_entries(directory):
             raise NotAnIndexError(
@@ -91,7 +78,11 @@ def read_manifest(directory: Path) -> Manifest:
         raise IndexNotFoundError(
             f"no index at {directory}; build one with: semsearch index PATH --index {directory}"
         )
-    return parse_manifest(path.read_text(encoding="utf-8"), path, directory)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"{path} is unreadable ({exc}){rebuild_hint(directory)}") from None
+    return parse_manifest(text, path, directory)
 
 
 def parse_manifest(text: str, where: Path, directory: Path) -> Manifest:
@@ -104,9 +95,7 @@ def parse_manifest(text: str, where: Path, directory: Path) -> Manifest:
             raise ValueError(f"format {data.get('format')}, this version reads {FORMAT_VERSION}")
         return Manifest(**data)
     except (ValueError, TypeError, AttributeError) as exc:
-        raise IndexCorruptError(
-            f"{where} is unreadable ({exc}); rebuild with: semsearch index PATH --index {directory}"
-        ) from None
+        raise IndexCorruptError(f"{where} is unreadable ({exc}){rebuild_hint(directory)}") from None
 
 
 def recorded_sources(directory: Path) -> list[str]:
@@ -114,7 +103,7 @@ def recorded_sources(directory: Path) -> list[str]:
     (an index from an older format is rebuilt from its own sources); else none."""
     try:
         sources = json.loads(manifest_path(directory).read_text(encoding="utf-8"))["sources"]
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError):  # UnicodeDecodeError is a ValueError
         return []
     return [str(s) for s in sources] if isinstance(sources, list) else []
 

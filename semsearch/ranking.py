@@ -20,12 +20,18 @@ from dataclasses import dataclass
 from .errors import QueryError
 
 MODES = ("hybrid", "dense", "lexical")
-SENTENCE_WEIGHT = 0.5
-"""Share of the dense score taken from the best sentence rather than the passage."""
-LEXICAL_WEIGHT = 0.01
-"""Largest bonus BM25 adds to a cosine (the best BM25 match of a question gets it all)."""
-NAME_WEIGHT = 0.03
-"""Largest bonus a name/number match adds to a cosine (see skeletons.py)."""
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each signal counts in the weighted sum (bench/fusion.py compares them)."""
+
+    sentence: float = 0.5
+    """Share of the dense score taken from the best sentence rather than the passage."""
+    lexical: float = 0.01
+    """Largest bonus BM25 adds to a cosine (the best BM25 match of a question gets it all)."""
+    names: float = 0.03
+    """Largest bonus a name/number match adds to a cosine (see skeletons.py)."""
 
 
 @dataclass(frozen=True)
@@ -44,16 +50,22 @@ def check_mode(mode: str) -> None:
 
 
 RRF_K = 60
+FUSIONS = ("weighted", "rrf")
 
 
-def fuse(candidates: dict[int, Signals], mode: str, method: str = "weighted") -> dict[int, float]:
+def fuse(
+    candidates: dict[int, Signals],
+    mode: str,
+    method: str = "weighted",
+    weights: Weights = Weights(),
+) -> dict[int, float]:
     """One score per candidate; BM25 and names normalised by the question's best.
 
     ``method="rrf"`` (reciprocal rank fusion of the three rankings) is kept for
     comparison: bench/fusion.py measures it against the weighted sum.
     """
     if method == "rrf" and mode == "hybrid":
-        return _rrf(candidates)
+        return _rrf(candidates, weights)
     top_bm25 = max((s.bm25 for s in candidates.values()), default=0.0) or 1.0
     top_names = max((s.names for s in candidates.values()), default=0.0) or 1.0
     scores = {}
@@ -64,23 +76,23 @@ def fuse(candidates: dict[int, Signals], mode: str, method: str = "weighted") ->
             if s.bm25 or s.names:
                 scores[pid] = lexical + names
             continue
-        dense = dense_score(s)
+        dense = dense_score(s, weights)
         scores[pid] = (
-            dense if mode == "dense" else dense + LEXICAL_WEIGHT * lexical + NAME_WEIGHT * names
+            dense if mode == "dense" else dense + weights.lexical * lexical + weights.names * names
         )
     return scores
 
 
-def dense_score(s: Signals) -> float:
+def dense_score(s: Signals, weights: Weights = Weights()) -> float:
     """The passage's cosine, blended with its best sentence's when that is closer."""
     if s.sentence is None:
         return s.passage
-    return (1 - SENTENCE_WEIGHT) * s.passage + SENTENCE_WEIGHT * max(s.passage, s.sentence)
+    return (1 - weights.sentence) * s.passage + weights.sentence * max(s.passage, s.sentence)
 
 
-def _rrf(candidates: dict[int, Signals]) -> dict[int, float]:
+def _rrf(candidates: dict[int, Signals], weights: Weights) -> dict[int, float]:
     scores = dict.fromkeys(candidates, 0.0)
-    for key in (dense_score, lambda s: s.bm25, lambda s: s.names):
+    for key in (lambda s: dense_score(s, weights), lambda s: s.bm25, lambda s: s.names):
         ranked = sorted(
             (pid for pid, s in candidates.items() if key(s) > 0), key=lambda p: -key(candidates[p])
         )

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .report import Comparison, DuplicateReport, QueryReport
-from .search import Location, display_path
+from .records import Location, display_path
+from .report import Comparison, DuplicateReport, QueryReport, Section
 
 Report = QueryReport | DuplicateReport | Comparison
 FORMATS = (".csv", ".json", ".html")
@@ -72,15 +72,16 @@ def to_data(report: Report) -> dict[str, Any]:
             "coverage": report.coverage,
             "similarity": report.similarity,
         }
-    data = asdict(report)
-    data["a"], data["b"] = display_path(report.a, cwd), display_path(report.b, cwd)
-    for row in data["aligned"]:
-        for side in ("a", "b"):
-            if row[side]:
-                row[side]["source"] = display_path(row[side]["source"], cwd)
-    for section in data["unmatched_b"]:
-        section["source"] = display_path(section["source"], cwd)
-    return data
+    return {
+        "a": display_path(report.a, cwd),
+        "b": display_path(report.b, cwd),
+        "threshold": report.threshold,
+        "aligned": [
+            {"a": _section(row.a), "b": _section(row.b) if row.b else None, "score": row.score}
+            for row in report.aligned
+        ],
+        "unmatched_b": [_section(section) for section in report.unmatched_b],
+    }
 
 
 def to_text(report: Report) -> str:
@@ -215,6 +216,10 @@ def _place(location: Location) -> dict[str, Any]:
         "start": location.start,
         "end": location.end,
     }
+
+
+def _section(section: Section) -> dict[str, Any]:
+    return {**_place(section.place), "text": section.text}
 
 
 def _reported_ids(report: DuplicateReport) -> set[int]:

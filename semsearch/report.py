@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import ChunkingConfig, chunk, normalize
+from .chunking import ChunkingConfig, chunk, collapse_spaces
 from .errors import InputError
 from .index import Index
-from .search import Hit, Passage, check_query
+from .records import Hit, Location, Passage
+from .retrieve import check_query
 from .sources import read_input
 
 DUPLICATE_THRESHOLD = 0.955
@@ -258,11 +259,9 @@ def _rounded(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
 
 @dataclass(frozen=True)
 class Section:
-    """A passage of a compared document."""
+    """A passage of a compared document: where it stands, and its text."""
 
-    source: str
-    start: int
-    end: int
+    place: Location
     text: str
 
 
@@ -331,18 +330,20 @@ def _sections(index: Index, path: Path) -> tuple[list[Section], np.ndarray]:
     text = read_input(path, "file")
     stored = index.document(path)
     if stored:
-        known = {p.passage_id: normalize(p.text) for p in index.passages(pid for pid, _ in stored)}
-        if all(normalize(text[loc.start : loc.end]) == known[pid] for pid, loc in stored):
+        known = {
+            p.passage_id: collapse_spaces(p.text) for p in index.passages(pid for pid, _ in stored)
+        }
+        if all(collapse_spaces(text[loc.start : loc.end]) == known[pid] for pid, loc in stored):
             sections = [
-                Section(str(path), loc.start, loc.end, text[loc.start : loc.end])
+                Section(Location(str(path), loc.start, loc.end), text[loc.start : loc.end])
                 for _, loc in stored
             ]
             return sections, index.vectors([pid for pid, _ in stored])
     spans = chunk(text, ChunkingConfig(**index.manifest.chunking))
     if not spans:
         raise InputError(f"{path} has no passages left after removing page chrome")
-    sections = [Section(str(path), s.start, s.end, s.text) for s in spans]
-    return sections, index.encoder.encode_passages([normalize(s.text) for s in spans])
+    sections = [Section(Location(str(path), s, e), text[s:e]) for s, e in spans]
+    return sections, index.encoder.encode_passages([collapse_spaces(s.text) for s in sections])
 
 
 def _stage(stage: Stage | None, what: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, UnreadableFileError
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
 _SNIFF_BYTES = 8192
@@ -24,10 +24,6 @@ class Skipped:
 
     path: Path
     reason: str
-
-
-class UnreadableFile(Exception):
-    """Raised by :func:`read_text` for a file that cannot be indexed."""
 
 
 def discover(paths: Iterable[str | Path], *, require_files: bool = True) -> list[Path]:
@@ -131,7 +127,7 @@ def read_input(path: str | Path, what: str) -> str:
         raise InputError(f"no such {what}: {path}")
     try:
         return read_text(path)
-    except UnreadableFile as exc:
+    except UnreadableFileError as exc:
         raise InputError(f"cannot read {what} {path}: {exc}") from None
 
 
@@ -139,13 +135,13 @@ def read_text(path: Path) -> str:
     """Decode a file as UTF-8, refusing empty, binary and non-UTF-8 files."""
     data = path.read_bytes()
     if b"\x00" in data[:_SNIFF_BYTES]:
-        raise UnreadableFile("binary file (contains NUL bytes)")
+        raise UnreadableFileError("binary file (contains NUL bytes)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UnreadableFile(
+        raise UnreadableFileError(
             f"not valid UTF-8 (byte {exc.start}); convert it, e.g. iconv -t UTF-8"
         ) from None
     if not text.strip():
-        raise UnreadableFile("empty file")
+        raise UnreadableFileError("empty file")
     return text

@@ -7,7 +7,9 @@ embedded once and never lose a location.
 
 The database is the index's record of truth and is changed in place, one
 transaction per write (WAL, so readers are never blocked); the FAISS files
-only help find candidates quickly and can always be rebuilt from it.
+only help find candidates quickly and can always be rebuilt from it. Vectors
+are float32 blobs; :func:`to_blob` and :func:`matrix_of` are the only code that
+knows it. Only :mod:`semsearch.local` uses this module.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .lexical import fts_query
 from .lexical import terms as lexical_terms
+from .records import DocumentRecord, Location, Passage
 from .skeletons import passage_terms
 
 SCHEMA = """
@@ -81,24 +83,22 @@ PAGE_SIZE = 8192
 pages each one spills to an overflow page of its own, nearly tripling the file."""
 
 
-@dataclass(frozen=True)
-class DocumentRecord:
-    """What is known of an indexed file, to tell whether it changed."""
-
-    id: int
-    path: str
-    sha256: str
-    size: int
-    mtime_ns: int
+BATCH = 500
+"""Keys bound in one statement: SQLite bounds a statement's parameters (999 in
+builds before 3.32, 32,766 since, other limits in some distributions)."""
 
 
-@dataclass(frozen=True)
-class Occurrence:
-    """One place a passage's text stands: ``read_text(path)[start:end]``."""
+def to_blob(vector: np.ndarray) -> bytes:
+    """A vector as stored: float32 bytes."""
+    return np.asarray(vector, dtype=np.float32).tobytes()
 
-    path: str
-    start: int
-    end: int
+
+def matrix_of(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    """Stored vectors as the rows of one float32 matrix."""
+    matrix = np.empty((len(blobs), dim), dtype=np.float32)
+    for row, blob in enumerate(blobs):
+        matrix[row] = np.frombuffer(blob, dtype=np.float32)
+    return matrix
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -175,6 +175,10 @@ class Store:
         in place never block readers (a fresh file is built without it)."""
         self._db.execute("PRAGMA journal_mode = WAL")
 
+    def read_only(self) -> None:
+        """After the commit, serve readers from this connection (no second open)."""
+        self._db.execute("PRAGMA query_only = ON")
+
     def data_version(self) -> int:
         """Changes whenever another connection commits: tells a reader to reload."""
         with self._lock:
@@ -249,10 +253,11 @@ class Store:
         """Ids of the passages already stored for these text hashes."""
         return dict(self._where_in("SELECT sha256, id FROM passages WHERE sha256 IN", hashes))
 
-    def add_passage(self, sha256: str, text: str, vector: bytes) -> int:
+    def add_passage(self, sha256: str, text: str, vector: np.ndarray) -> int:
         """Store a unique text with its vector and name/number terms; return its id."""
         cur = self._db.execute(
-            "INSERT INTO passages (sha256, text, vector) VALUES (?, ?, ?)", (sha256, text, vector)
+            "INSERT INTO passages (sha256, text, vector) VALUES (?, ?, ?)",
+            (sha256, text, to_blob(vector)),
         )
         pid = cur.lastrowid
         assert pid is not None
@@ -265,25 +270,30 @@ class Store:
         )
         return pid
 
-    def add_sentences(self, rows: Iterable[tuple[int, int, int, bytes]]) -> None:
-        """(passage_id, start, end, float32 vector bytes); offsets are into the passage text."""
+    def add_sentences(self, rows: Iterable[tuple[int, int, int, np.ndarray]]) -> None:
+        """(passage_id, start, end, vector); offsets are into the passage text."""
         self._db.executemany(
-            "INSERT INTO sentences (passage_id, start, end, vector) VALUES (?, ?, ?, ?)", rows
+            "INSERT INTO sentences (passage_id, start, end, vector) VALUES (?, ?, ?, ?)",
+            ((pid, s, e, to_blob(v)) for pid, s, e, v in rows),
         )
 
-    def vectors(self, passage_ids: Sequence[int]) -> dict[int, bytes]:
-        """The stored vectors (float32 bytes) of these passages; absent ids are left out."""
+    def vectors(self, passage_ids: Sequence[int], dim: int) -> tuple[list[int], np.ndarray]:
+        """(ids found, their vectors as rows), in the order asked; absent ids are left out."""
         with self._lock:
-            return dict(self._where_in("SELECT id, vector FROM passages WHERE id IN", passage_ids))
+            found = dict(self._where_in("SELECT id, vector FROM passages WHERE id IN", passage_ids))
+        ids = [pid for pid in passage_ids if pid in found]
+        return ids, matrix_of([found[pid] for pid in ids], dim)
 
-    def _where_in(self, query: str, keys: Iterable[object]) -> list[tuple]:
+    def _where_in(self, query: str, keys: Iterable[object], tail: str = "") -> list[tuple]:
         """Rows of ``query (?, ?, …)`` for these keys, a few hundred at a time
         (SQLite bounds the number of parameters of one statement)."""
         wanted = sorted(set(keys))
         rows: list[tuple] = []
-        for i in range(0, len(wanted), 500):
-            batch = wanted[i : i + 500]
-            rows += self._db.execute(f"{query} ({','.join('?' * len(batch))})", batch).fetchall()
+        for i in range(0, len(wanted), BATCH):
+            batch = wanted[i : i + BATCH]
+            rows += self._db.execute(
+                f"{query} ({','.join('?' * len(batch))}){tail}", batch
+            ).fetchall()
         return rows
 
     def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -296,21 +306,18 @@ class Store:
             rows = self._db.execute("SELECT id, vector FROM passages ORDER BY id")
             for n, (pid, blob) in enumerate(rows):
                 ids[n] = pid
-                matrix[n] = np.frombuffer(blob, dtype=np.float32)
+                matrix[n] = np.frombuffer(blob, dtype=np.float32)  # row by row: see to_blob
         return ids, matrix
 
-    def sentences(self, passage_ids: Iterable[int]) -> list[tuple[int, int, int, bytes]]:
-        """The stored sentences of these passages, in order."""
-        ids = sorted(set(passage_ids))
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
+    def sentences(self, passage_ids: Iterable[int]) -> list[tuple[int, int, int, np.ndarray]]:
+        """(passage_id, start, end, vector) of the stored sentences of these passages."""
         with self._lock:
-            return self._db.execute(
-                f"SELECT passage_id, start, end, vector FROM sentences WHERE passage_id IN ({marks})"
+            rows = self._where_in(
+                "SELECT passage_id, start, end, vector FROM sentences WHERE passage_id IN",
+                passage_ids,
                 " ORDER BY passage_id, start",
-                ids,
-            ).fetchall()
+            )
+        return [(pid, s, e, np.frombuffer(blob, dtype=np.float32)) for pid, s, e, blob in rows]
 
     def bm25(self, words: list[str], limit: int, budget: int | None = None) -> dict[int, float]:
         """BM25 scores (higher is better) of the passages holding any of ``words``.
@@ -464,23 +471,54 @@ class Store:
                 (path,),
             ).fetchall()
 
-    def fetch(self, passage_ids: Iterable[int]) -> dict[int, tuple[str, list[Occurrence]]]:
-        """Text and every occurrence (in document order) of the given passages."""
+    def fetch(self, passage_ids: Iterable[int]) -> dict[int, Passage]:
+        """Text and every place (in document order) of the given passages; absent ids
+        are left out. One read transaction: a write between the two reads would
+        leave a passage without its places."""
         ids = sorted(set(passage_ids))
-        if not ids:
-            return {}
-        marks = ",".join("?" * len(ids))
         with self._consistent():
-            texts = self._db.execute(
-                f"SELECT id, text FROM passages WHERE id IN ({marks})", ids
-            ).fetchall()
-            places = self._db.execute(
+            texts = self._where_in("SELECT id, text FROM passages WHERE id IN", ids)
+            places = self._where_in(
                 "SELECT o.passage_id, d.path, o.start, o.end FROM occurrences o"
-                f" JOIN documents d ON d.id = o.document_id WHERE o.passage_id IN ({marks})"
-                " ORDER BY d.path, o.seq",
+                " JOIN documents d ON d.id = o.document_id WHERE o.passage_id IN",
                 ids,
-            ).fetchall()
-        out: dict[int, tuple[str, list[Occurrence]]] = {pid: (text, []) for pid, text in texts}
-        for pid, path, start, end in places:
-            out[pid][1].append(Occurrence(path, start, end))
-        return out
+                " ORDER BY d.path, o.seq",
+            )
+        found: dict[int, list[Location]] = {pid: [] for pid, _ in texts}
+        for pid, path, start, end in places:  # a passage's places all come in one batch
+            found[pid].append(Location(path, start, end))
+        return {pid: Passage(pid, text, tuple(found[pid])) for pid, text in texts}
+
+    def audit(self, dim: int) -> tuple[list[str], set[int], dict[str, tuple[int, int]]]:
+        """What ``semsearch check`` asks of the database: (problems, passage ids,
+        (size, mtime_ns) by document path). Raises sqlite3.DatabaseError if it is
+        not a database."""
+        with self._consistent():
+            problems = []
+            if (verdict := self._db.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
+                problems.append(f"SQLite integrity check: {verdict}")
+            for what, sql in _AUDITS.items():
+                if count := self._db.execute(sql.format(blob=4 * dim)).fetchone()[0]:
+                    problems.append(f"{count} {what.format(dim=dim)}")
+            ids = {r[0] for r in self._db.execute("SELECT id FROM passages")}
+            rows = self._db.execute("SELECT path, size, mtime_ns FROM documents").fetchall()
+        return problems, ids, {path: (size, mtime) for path, size, mtime in rows}
+
+
+_AUDITS = {
+    "passages whose vector is not {dim} float32s": "SELECT count(*) FROM passages"
+    " WHERE length(vector) != {blob}",
+    "passages with no occurrence": "SELECT count(*) FROM passages WHERE id NOT IN"
+    " (SELECT passage_id FROM occurrences)",
+    "occurrences of missing passages": "SELECT count(*) FROM occurrences WHERE passage_id"
+    " NOT IN (SELECT id FROM passages)",
+    "sentences of missing passages": "SELECT count(*) FROM sentences WHERE passage_id NOT IN"
+    " (SELECT id FROM passages)",
+    "name-term rows of missing passages": "SELECT count(*) FROM terms WHERE passage_id"
+    " NOT IN (SELECT id FROM passages)",
+    "word-index rows of missing passages": "SELECT count(*) FROM lexical WHERE rowid NOT IN"
+    " (SELECT id FROM passages)",
+    "passages missing from the word index": "SELECT count(*) FROM passages WHERE id NOT IN"
+    " (SELECT rowid FROM lexical)",
+}
+"""Consistency checks: each counts the rows that break one rule (0 in a sound index)."""

@@ -1,21 +1,40 @@
-"""FAISS side of the index: the *finder*, which proposes candidate passages fast.
+"""Everything FAISS: the *finder*, which proposes candidate passages fast, its
+files in a generation folder, and when a write updates, extends or rebuilds it.
 
 One vector per unique passage, id = passage id; inner product over
 L2-normalised vectors, i.e. cosine similarity. Small collections use exact
 search, large ones an approximate index (see :func:`resolve_type`). The exact
 vectors themselves live in the database; the finder can always be rebuilt
-from them. Files are FAISS's own format (no pickle).
+from them. Files are FAISS's own format (no pickle). Only
+:mod:`semsearch.local` uses this module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import faiss
 import numpy as np
 
 from .errors import IndexCorruptError
+from .folder import rebuild_hint
+from .manifest import Manifest
+
+VECTORS = "vectors.faiss"
+"""The finder file of an exact (flat) index."""
+ANN = "ann.faiss"
+"""The finder file of an approximate (IVF, HNSW) index."""
+DELTA = "delta.faiss"
+"""Vectors added to an IVF finder since its main file was written (exact, small)."""
+DELTA_SHARE = 0.05
+"""An IVF finder's delta, with the removed vectors still in its main file, grows to
+this share of the main file; then the next write folds them into a new main file."""
+ANN_RETRAIN_GROWTH = 2
+"""An approximate index is updated in place until the collection outgrows this
+multiple of what it was trained on, then retrained."""
 
 
 def new_vectors(dim: int) -> faiss.Index:
@@ -127,7 +146,6 @@ class Finder:
         return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
 
 
-INDEX_TYPES = ("auto", "flat", "hnsw", "ivf")
 AUTO_FLAT_BELOW = 20_000
 """Below this many passages exact search is fast enough; above it `auto` picks IVF,SQ8.
 
@@ -157,7 +175,7 @@ def build_finder(ids: np.ndarray, vectors: np.ndarray, kind: str) -> faiss.Index
     The approximate types store 8-bit scalar-quantised vectors (a quarter of
     the memory); candidates are rescored with the exact vectors anyway. IVF
     keeps the ids itself, so later writes can update it in place
-    (:func:`update_ann`); HNSW needs an id map and is rebuilt.
+    (:func:`update_finder`); HNSW needs an id map and is rebuilt.
     """
     count, dim = vectors.shape
     if kind == "flat":
@@ -183,19 +201,19 @@ def build_finder(ids: np.ndarray, vectors: np.ndarray, kind: str) -> faiss.Index
 
 def update_finder(
     finder: faiss.Index, removed: list[int], ids: list[int], matrix: np.ndarray
-) -> bool:
-    """Remove and add vectors in place; False where the index type cannot (then rebuild).
+) -> None:
+    """Remove and add vectors in place, in an exact or an IVF index.
 
-    Exact search simply changes. An IVF index keeps the clusters it was trained on; new vectors go to the
-    nearest one. That stays accurate while the collection grows moderately
-    (the caller retrains when it has doubled).
+    Exact search simply changes. An IVF index keeps the clusters it was trained
+    on; new vectors go to the nearest one. That stays accurate while the
+    collection grows moderately (:func:`next_finder` retrains when it has
+    doubled). HNSW cannot remove: it is rebuilt instead.
     """
     flat = isinstance(finder, faiss.IndexIDMap2)
     if not flat and not isinstance(faiss.downcast_index(finder), faiss.IndexIVF):
-        return False
+        raise ValueError(f"a {type(finder).__name__} cannot be updated in place; rebuild it")
     remove_vectors(finder, removed)
     add_vectors(finder, ids, matrix)
-    return True
 
 
 def tune(ann: faiss.Index) -> None:
@@ -205,3 +223,136 @@ def tune(ann: faiss.Index) -> None:
         inner.hnsw.efSearch = HNSW_EF_SEARCH
     elif isinstance(inner, faiss.IndexIVF):
         inner.nprobe = IVF_NPROBE
+
+
+# -- the finder's files, and what a write does to it -------------------------------
+
+
+def finder_file(ann: str) -> str:
+    """The name of a generation's FAISS file for an index of type ``ann``."""
+    return VECTORS if ann == "flat" else ANN
+
+
+def load_finder(
+    directory: Path,
+    manifest: Manifest,
+    *,
+    private: bool = False,
+    reuse: Sequence[Finder] = (),
+) -> Finder:
+    """The finder a manifest names: its main FAISS file (from ``reuse`` when one
+    in memory came from the same folder; else memory-mapped where that saves
+    reading a large exact index, else read; ``private`` always reads it, to be
+    changed) and its delta.
+
+    Raises FileNotFoundError if the generation is gone (a writer replaced it).
+    """
+    origin = manifest.ann_base or manifest.generation
+    main = next((f.main for f in reuse if f.origin == origin), None)
+    if main is None:
+        large = manifest.passages >= AUTO_FLAT_BELOW
+        mmap = large and manifest.ann == "flat" and not private
+        main = _load_file(directory, origin, finder_file(manifest.ann), manifest.dim, mmap)
+        tune(main)
+    delta = None
+    if manifest.ann_delta:
+        delta = _load_file(directory, manifest.generation, DELTA, manifest.dim, False)
+    return Finder(main, origin, delta, manifest.ann_stale)
+
+
+def _load_file(directory: Path, generation: str, name: str, dim: int, mmap: bool) -> faiss.Index:
+    gen = directory / generation
+    if not (gen / name).is_file():
+        if not gen.is_dir():
+            raise FileNotFoundError(gen)
+        raise IndexCorruptError(f"{gen} is missing its files{rebuild_hint(directory)}")
+    try:
+        return load_vectors(gen / name, dim, mmap=mmap)
+    except IndexCorruptError as exc:
+        raise IndexCorruptError(f"{exc}{rebuild_hint(directory)}") from None
+
+
+def save_finder(finder: Finder, folder: Path, ann: str, generation: str) -> None:
+    """Write what is new of ``finder`` into ``folder``: its main file if this
+    write made one (its origin is ``generation``), and its delta."""
+    if finder.origin == generation:
+        save_vectors(finder.main, folder / finder_file(ann))
+    if finder.delta is not None and finder.delta.ntotal:
+        save_vectors(finder.delta, folder / DELTA)
+
+
+class VectorSource(Protocol):
+    """The exact vectors a finder is built or folded from (the database's)."""
+
+    def vectors_of(self, ids: list[int]) -> np.ndarray:
+        """Rows of these passages' vectors, all of them present, in this order."""
+        ...
+
+    def all_ids(self) -> list[int]: ...
+
+    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class FinderWrite:
+    """One write's effect on the vectors, and where its finder goes."""
+
+    directory: Path
+    generation: str
+    """The new generation folder's name (its main file's origin if it makes one)."""
+    removed: list[int]
+    added: list[int]
+    dim: int
+
+
+def next_finder(
+    write: FinderWrite,
+    base: Manifest | None,
+    kind: str,
+    passages: int,
+    source: VectorSource,
+    live: Finder | None,
+) -> tuple[Finder, int]:
+    """The live finder with a write's changes, or a new one; and the number of
+    passages an approximate index was trained on.
+
+    ``base`` is the manifest the write started from (None: build afresh).
+    Exact (flat) finders are small and simply changed. IVF takes the changes
+    into its delta (see :class:`Finder`), in time proportional to them.
+    Rebuilding, and retraining an approximate index (on a rebuild, when the
+    type changed, when the collection has doubled since training, and for
+    HNSW, which cannot remove) costs time in proportion to the whole.
+    """
+    if base is not None and base.ann == kind == "flat":
+        finder = load_finder(write.directory, base, private=True)
+        update_finder(finder.main, write.removed, write.added, source.vectors_of(write.added))
+        return replace(finder, origin=write.generation), 0
+    if (
+        base is not None
+        and base.ann == kind == "ivf"
+        and passages <= ANN_RETRAIN_GROWTH * base.ann_trained
+    ):
+        return _with_delta(write, base, source, live), base.ann_trained
+    ids, vectors = source.all_vectors()
+    trained = 0 if kind == "flat" else passages
+    return Finder(build_finder(ids, vectors, kind), write.generation), trained
+
+
+def _with_delta(
+    write: FinderWrite, base: Manifest, source: VectorSource, live: Finder | None
+) -> Finder:
+    """The live IVF finder with a write's changes in its delta; merged into a
+    new main file once the delta and the stale vectors outgrow ``DELTA_SHARE``."""
+    current = load_finder(write.directory, base, reuse=[live] if live else [])
+    delta = current.delta if current.delta is not None else new_vectors(write.dim)
+    in_delta = set(vector_ids(delta).tolist())
+    dropped = [pid for pid in write.removed if pid in in_delta]
+    stale = current.stale + len(write.removed) - len(dropped)
+    update_finder(delta, dropped, write.added, source.vectors_of(write.added))
+    if stale + delta.ntotal <= DELTA_SHARE * current.main.ntotal:
+        return Finder(current.main, current.origin, delta, stale)
+    main = load_finder(write.directory, replace(base, ann_delta=0), private=True).main
+    dead = np.setdiff1d(vector_ids(main), source.all_ids()).tolist()
+    fresh = vector_ids(delta).tolist()
+    update_finder(main, dead, fresh, source.vectors_of(fresh))
+    return Finder(main, write.generation)

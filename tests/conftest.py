@@ -27,7 +27,7 @@ def seeds_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def seeds_index(seeds_copy: Path, tmp_path_factory: pytest.TempPathFactory) -> Index:
     """The seeds indexed once with the real bundled model (read-only for tests)."""
-    return Index.build([seeds_copy], tmp_path_factory.mktemp("idx") / "index")
+    return Index.create([seeds_copy], tmp_path_factory.mktemp("idx") / "index")
 
 
 class FakeEncoder:

@@ -40,7 +40,7 @@ def test_import_semsearch_is_cheap_and_the_query_path_never_imports_torch(tmp_pa
         "heavy = {'faiss', 'numpy', 'torch', 'sentence_transformers'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
         "from semsearch import Index\n"
-        f"Index.build(['{tmp_path}/d'], '{tmp_path}/i').search('question')\n"
+        f"Index.create(['{tmp_path}/d'], '{tmp_path}/i').search('question')\n"
         "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules\n"
     )
     (tmp_path / "d").mkdir()

@@ -10,8 +10,7 @@ import faiss
 import numpy as np
 import pytest
 
-import semsearch.index as index_module
-from semsearch import Index, ranking
+from semsearch import Index, Retrieval, ranking
 from semsearch.check import check_index
 from semsearch.chunking import ChunkingConfig
 from semsearch.errors import (
@@ -22,7 +21,7 @@ from semsearch.errors import (
     NotAnIndexError,
     QueryError,
 )
-from semsearch.index import ensure_index, update_index
+from semsearch.index import update
 from semsearch.lexical import terms as lexical_terms
 from semsearch.skeletons import name_scores, query_terms
 from semsearch.sources import read_text
@@ -64,30 +63,30 @@ def test_every_hit_maps_back_to_the_exact_text_in_its_file(seeds_index: Index) -
 
 def _brute_force(seeds_index: Index, question: str) -> list[tuple[int, float]]:
     """Every passage scored in numpy, as ranking.py defines the hybrid score."""
-    state = seeds_index._state
-    db = sqlite3.connect(state.store.path)  # the stored vectors, read without semsearch
+    db = sqlite3.connect(_database(seeds_index.directory))  # the vectors, read without semsearch
     rows = db.execute("SELECT id, vector FROM passages ORDER BY id").fetchall()
+    sentence_rows = db.execute("SELECT passage_id, vector FROM sentences").fetchall()
     db.close()
     ids = [pid for pid, _ in rows]
     query = seeds_index.encoder.encode_queries([question])[0]
     passage = np.vstack([np.frombuffer(blob, np.float32) for _, blob in rows]) @ query
     sentence: dict[int, float] = {}
-    for pid, _, _, blob in state.store.sentences(ids):
+    for pid, blob in sentence_rows:
         sentence[pid] = max(sentence.get(pid, -1.0), float(np.frombuffer(blob, np.float32) @ query))
+    snapshot = seeds_index.backend.snapshot()
     terms = query_terms(question)
-    names = name_scores(
-        terms, state.store.postings(s for t in terms for s in t.skeletons), len(ids)
-    )
-    bm25 = state.store.bm25(lexical_terms(question), 10_000)
+    postings = snapshot.postings((s for t in terms for s in t.skeletons), 10**9)
+    names = name_scores(terms, postings, len(ids))
+    bm25 = snapshot.bm25(lexical_terms(question), 10_000, 10**9)
     top_names, top_bm25 = max(names.values(), default=1.0), max(bm25.values(), default=1.0)
+    weights = ranking.Weights()
     scored = []
     for n, pid in enumerate(ids):
         dense = float(passage[n])
         if pid in sentence:
-            w = ranking.SENTENCE_WEIGHT
-            dense = (1 - w) * dense + w * max(dense, sentence[pid])
-        score = dense + ranking.LEXICAL_WEIGHT * bm25.get(pid, 0) / top_bm25
-        scored.append((pid, score + ranking.NAME_WEIGHT * names.get(pid, 0) / top_names))
+            dense = (1 - weights.sentence) * dense + weights.sentence * max(dense, sentence[pid])
+        score = dense + weights.lexical * bm25.get(pid, 0) / top_bm25
+        scored.append((pid, score + weights.names * names.get(pid, 0) / top_names))
     return sorted(scored, key=lambda t: (-t[1], t[0]))
 
 
@@ -96,11 +95,11 @@ def _same_text(index: Index, a: int, b: int) -> bool:
     return ta in tb or tb in ta or float(index.vectors([a])[0] @ index.vectors([b])[0]) >= 0.97
 
 
-def test_search_agrees_with_numpy_brute_force(seeds_index: Index, monkeypatch) -> None:
+def test_search_agrees_with_numpy_brute_force(seeds_index: Index) -> None:
     """With every passage a candidate, search is the brute-force ranking, less the
     passages that repeat a better-ranked one (search hides those)."""
-    monkeypatch.setattr(index_module, "DENSE_CANDIDATES", 10_000)
-    for question, hits in zip(QUESTIONS, seeds_index.search_many(QUESTIONS, k=5), strict=True):
+    every = Index.open(seeds_index.directory, retrieval=Retrieval(dense_candidates=10_000))
+    for question, hits in zip(QUESTIONS, every.search_many(QUESTIONS, k=5), strict=True):
         expected = _brute_force(seeds_index, question)
         shown = [h.passage_id for h in hits]
         scores = dict(expected)
@@ -207,13 +206,26 @@ def test_bad_questions_are_refused(seeds_index: Index, query: str, k: int) -> No
         seeds_index.search(query, k=k)
 
 
-def test_opening_reads_the_manifest_and_embeds_nothing(seeds_index: Index, monkeypatch) -> None:
-    def boom(*a, **kw):  # pragma: no cover - must not run
-        raise AssertionError("opening must not embed")
+class _QueriesOnly:
+    """The index's own model, refusing to embed passages."""
 
-    monkeypatch.setattr(index_module._Staging, "_embed", boom)
-    again = Index.open(seeds_index.directory)
+    def __init__(self, encoder) -> None:
+        self.encoder, self.name, self.dim = encoder, encoder.name, encoder.dim
+
+    def encode_queries(self, texts):
+        return self.encoder.encode_queries(texts)
+
+    def encode_passages(self, texts):
+        raise AssertionError("opening must not embed passages")
+
+    def spec(self) -> dict:
+        return self.encoder.spec()
+
+
+def test_opening_reads_the_manifest_and_embeds_nothing(seeds_index: Index) -> None:
+    again = Index.open(seeds_index.directory, encoder=_QueriesOnly(seeds_index.encoder))
     assert again.search(QAIM, k=1)[0].passage_id == seeds_index.search(QAIM, k=1)[0].passage_id
+    assert again.sync().embedded == 0 and len(again) == len(seeds_index)
 
 
 # -- persistence and bad input, with a fake encoder for speed -----------------
@@ -228,7 +240,7 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def _build(corpus: Path, tmp_path: Path, enc: FakeEncoder) -> Index:
-    return Index.build([corpus], tmp_path / "index", encoder=enc)
+    return Index.create([corpus], tmp_path / "index", encoder=enc)
 
 
 def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(
@@ -238,7 +250,7 @@ def test_bad_files_are_skipped_with_a_reason_and_the_rest_indexed(
     (corpus / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
     (corpus / "empty.txt").write_bytes(b"")
     skipped = []
-    idx = Index.build([corpus], tmp_path / "index", encoder=fake_encoder, on_skip=skipped.append)
+    idx = Index.create([corpus], tmp_path / "index", encoder=fake_encoder, on_skip=skipped.append)
     assert idx.manifest.documents == 2
     reasons = {s.path.name: s.reason for s in skipped}
     assert set(reasons) == {"bin.txt", "latin1.txt", "empty.txt"}
@@ -250,7 +262,7 @@ def test_a_skipped_file_does_not_make_the_index_stale_until_it_changes(
 ) -> None:
     bad = corpus / "bin.txt"
     bad.write_bytes(b"\x00\x01binary")
-    idx = Index.build([corpus], tmp_path / "index", encoder=fake_encoder)
+    idx = Index.create([corpus], tmp_path / "index", encoder=fake_encoder)
     generation = idx.manifest.generation
     assert not idx.is_stale()  # else every question would refresh and warn again
     skipped = []
@@ -260,14 +272,14 @@ def test_a_skipped_file_does_not_make_the_index_stale_until_it_changes(
     skipped.clear()
     write(bad, "Now a readable paragraph about pears, plums and the valley's orchards.\n")
     assert idx.is_stale()
-    changes = idx.refresh(on_skip=skipped.append)
+    changes = idx.sync(on_skip=skipped.append)
     assert [Path(p).name for p in changes.added] == ["bin.txt"] and skipped == []
     bad.write_bytes(b"\x00binary again")
-    idx.refresh(on_skip=skipped.append)
+    idx.sync(on_skip=skipped.append)
     assert [s.path.name for s in skipped] == ["bin.txt"] and not idx.is_stale()
     bad.unlink()
     assert idx.is_stale()
-    idx.refresh()
+    idx.sync()
     assert not idx.is_stale() and idx.manifest.documents == 2
 
 
@@ -342,9 +354,9 @@ def test_a_failed_rebuild_leaves_the_previous_index_usable(
     (only_bad / "x.txt").parent.mkdir()
     (only_bad / "x.txt").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(InputError, match="nothing to index"):
-        Index.build([only_bad], idx.directory, encoder=fake_encoder)
+        Index.create([only_bad], idx.directory, encoder=fake_encoder)
     with pytest.raises(InputError, match="no such file"):
-        Index.build([tmp_path / "missing"], idx.directory, encoder=fake_encoder)
+        Index.create([tmp_path / "missing"], idx.directory, encoder=fake_encoder)
     assert Index.open(idx.directory, encoder=fake_encoder).search("apples", k=2) == before
     assert not list(idx.directory.glob(".gen-*"))  # staging cleaned up
 
@@ -353,16 +365,12 @@ def test_a_crash_before_commit_leaves_the_previous_index(
     corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch
 ) -> None:
     idx = _build(corpus, tmp_path, fake_encoder)
-
-    def crash(*a, **kw):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(index_module, "save_vectors", crash)  # the last step before commit
+    monkeypatch.setenv("SEMSEARCH_FAULT", "commit")  # finder staged, nothing committed
     write(corpus / "c.txt", "A third document about carrots and cabbages in the garden.\n")
     with pytest.raises(KeyboardInterrupt):
         idx.add([corpus])
     with pytest.raises(KeyboardInterrupt):
-        Index.build(  # another chunking: a build from scratch
+        Index.create(  # another chunking: a build from scratch
             [corpus], idx.directory, encoder=fake_encoder, chunking=ChunkingConfig(min_chars=10)
         )
     monkeypatch.undo()
@@ -378,11 +386,7 @@ def test_a_crash_after_the_database_commits_leaves_the_new_index(
 ) -> None:
     """An in-place write takes effect at its database commit; manifest.json only follows."""
     idx = _build(corpus, tmp_path, fake_encoder)
-
-    def crash(*a, **kw):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(index_module, "write_manifest", crash)
+    monkeypatch.setenv("SEMSEARCH_FAULT", "manifest")  # committed, manifest.json not rewritten
     write(corpus / "c.txt", "A third document about carrots and cabbages in the garden.\n")
     with pytest.raises(KeyboardInterrupt):
         idx.add([corpus])
@@ -407,12 +411,12 @@ def test_a_write_is_seen_by_an_index_open_elsewhere(
     assert reader.manifest.documents == 3
     writer.remove([corpus / "c.txt"])
     assert all("carrots" not in h.text for h in reader.search("carrots cabbages", k=5))
-    rebuilt = Index.build(  # a new database: the reader moves to it too
+    rebuilt = Index.create(  # a new database: the reader moves to it too
         [corpus], reader.directory, encoder=fake_encoder, chunking=ChunkingConfig(min_chars=10)
     )
     assert reader.manifest.chunking["min_chars"] == 10
     assert reader.search("apples", k=1) == rebuilt.search("apples", k=1)
-    Index.build([corpus], reader.directory, encoder=seeds_index.encoder)  # another model
+    Index.create([corpus], reader.directory, encoder=seeds_index.encoder)  # another model
     with pytest.raises(EncoderMismatchError, match="fake-bow"):
         reader.search("apples", k=1)
 
@@ -436,19 +440,22 @@ def test_add_embeds_only_new_text_and_remove_drops_vectors(
 
 
 def test_adding_unchanged_files_writes_nothing_and_reads_no_file(
-    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder, monkeypatch
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
 ) -> None:
     idx = _build(corpus, tmp_path, fake_encoder)
     generation = idx.manifest.generation
-    read: list[Path] = []
-    monkeypatch.setattr(index_module, "read_text", lambda p: read.append(p) or read_text(p))
+    a = corpus / "a.txt"
+    stat = a.stat()  # new words, same size and time: a file that is read shows them
+    a.write_text(read_text(a).replace("apples", "melons"), encoding="utf-8")
+    os.utime(a, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     changes = idx.add([corpus], prune=True)
     assert changes.unchanged == 2 and not (changes.added or changes.updated or changes.removed)
-    assert idx.manifest.generation == generation and read == []
+    assert idx.manifest.generation == generation
     write(corpus / "c.txt", "A third document about carrots and cabbages in the garden.\n")
     changes = idx.add([corpus])
-    assert [Path(p).name for p in read] == ["c.txt"]  # the unchanged two are not even read
-    assert changes.unchanged == 2 and idx.manifest.generation != generation
+    assert [Path(p).name for p in changes.added] == ["c.txt"] and changes.unchanged == 2
+    assert idx.manifest.generation != generation
+    assert all("melons" not in h.text for h in idx.search("melons", k=3))  # a.txt was not read
 
 
 def test_refresh_follows_changes_and_deletions(
@@ -460,18 +467,17 @@ def test_refresh_follows_changes_and_deletions(
     os.utime(corpus / "b.txt", ns=(1, 1))
     (corpus / "a.txt").unlink()
     assert idx.is_stale()
-    changes = idx.refresh()
+    changes = idx.sync()
     assert [Path(p).name for p in changes.updated] == ["b.txt"]
     assert [Path(p).name for p in changes.removed] == ["a.txt"]
     assert not idx.is_stale()
     assert "trains" in idx.search("trains", k=1)[0].text
 
 
-def test_ensure_index_builds_a_missing_index_from_sources(corpus: Path, tmp_path: Path) -> None:
-    with pytest.raises(IndexNotFoundError, match="semsearch index"):
-        ensure_index(tmp_path / "none")
-    idx = ensure_index(tmp_path / "new", sources=[corpus])
-    assert idx.manifest.documents == 2
+def test_a_missing_index_says_how_to_create_one(corpus: Path, tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match="semsearch index PATH --index"):
+        Index.open(tmp_path / "none")
+    assert not (tmp_path / "none").exists()  # opening creates nothing
 
 
 def test_a_folder_of_other_files_is_neither_read_nor_overwritten(
@@ -481,12 +487,12 @@ def test_a_folder_of_other_files_is_neither_read_nor_overwritten(
     with pytest.raises(NotAnIndexError, match="not a semsearch index"):
         Index.open(precious.parent)
     with pytest.raises(NotAnIndexError, match="other files"):
-        Index.build([corpus], precious.parent, encoder=fake_encoder)
+        Index.create([corpus], precious.parent, encoder=fake_encoder)
     assert precious.read_text() == "do not lose me"
     left = tmp_path / "interrupted"  # a first build stopped before its manifest
     for name in ("gen-000001", "store-000001"):
         (left / name).mkdir(parents=True)
-    assert Index.build([corpus], left, encoder=fake_encoder).manifest.documents == 2
+    assert Index.create([corpus], left, encoder=fake_encoder).manifest.documents == 2
     assert sorted(p.name for p in left.iterdir() if p.is_dir()) == ["gen-000002", "store-000002"]
 
 
@@ -558,7 +564,7 @@ def test_a_rebuild_with_a_corrupt_index_replaces_it(
 ) -> None:
     idx = _build(corpus, tmp_path, fake_encoder)
     (_live(idx.directory) / "vectors.faiss").write_bytes(b"garbage")
-    rebuilt = Index.build([corpus], idx.directory, encoder=fake_encoder)
+    rebuilt = Index.create([corpus], idx.directory, encoder=fake_encoder)
     assert rebuilt.manifest.documents == 2
     assert len(list(idx.directory.glob("gen-*"))) == 1
 
@@ -576,29 +582,29 @@ def test_the_embedding_cache_means_no_text_is_embedded_twice(
     write(corpus / "a.txt", f"{saved}Advertisement\n{more}\n")
     idx.add([corpus])
     assert sum(fake_encoder.passage_calls) == 3  # only the new paragraph
-    Index.build(
+    Index.create(
         [corpus], idx.directory, encoder=fake_encoder, chunking=ChunkingConfig(min_chars=10)
     )
     assert sum(fake_encoder.passage_calls) == 3  # a rebuild with the same passages embeds nothing
     assert (idx.directory / "embeddings.sqlite").is_file()
 
 
-def test_update_index_adds_or_builds_as_needed(
+def test_update_adds_or_creates_as_needed(
     corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
 ) -> None:
     directory = tmp_path / "index"
-    idx, changes = update_index([corpus], directory, encoder=fake_encoder)
+    idx, changes = update([corpus], directory, encoder=fake_encoder)
     assert len(changes.added) == 2
     write(
         tmp_path / "other" / "c.txt", "A third document about carrots and cabbages in the garden.\n"
     )
-    idx, changes = update_index([tmp_path / "other"], directory, encoder=fake_encoder)
+    idx, changes = update([tmp_path / "other"], directory, encoder=fake_encoder)
     assert len(changes.added) == 1 and idx.manifest.documents == 3
-    idx, changes = update_index([], directory, encoder=fake_encoder, chunk_sizes={"min_chars": 20})
+    idx, changes = update([], directory, encoder=fake_encoder, chunk_sizes={"min_chars": 20})
     assert (
         idx.manifest.chunking["min_chars"] == 20 and idx.manifest.documents == 3
     )  # rebuilt from its sources
-    idx, changes = update_index([corpus], directory, encoder=fake_encoder, rebuild=True)
+    idx, changes = update([corpus], directory, encoder=fake_encoder, rebuild=True)
     assert idx.manifest.documents == 2 and len(changes.removed) == 1
 
 
@@ -611,7 +617,7 @@ def test_an_index_of_an_older_format_is_rebuilt_from_its_own_sources(
     with pytest.raises(IndexCorruptError, match="format 3, this version reads 4"):
         Index.open(idx.directory, encoder=fake_encoder)
     other = write(tmp_path / "demo" / "d.txt", "A demo document nobody asked for, about ducks.\n")
-    rebuilt, changes = update_index(
+    rebuilt, changes = update(
         [], idx.directory, encoder=fake_encoder, default_sources=[other.parent]
     )
     assert len(changes.added) == 2 and rebuilt.manifest.sources == [str(corpus.resolve())]
@@ -641,8 +647,8 @@ def test_an_approximate_index_type_is_built_searched_and_updated(
             corpus / f"extra{n:02d}.txt",
             f"Extra document number {n} about topic {n % 7} and item {n}.\n",
         )
-    flat = Index.build([corpus], tmp_path / "flat", encoder=fake_encoder, index_type="flat")
-    idx = Index.build([corpus], tmp_path / kind, encoder=fake_encoder, index_type=kind)
+    flat = Index.create([corpus], tmp_path / "flat", encoder=fake_encoder, index_type="flat")
+    idx = Index.create([corpus], tmp_path / kind, encoder=fake_encoder, index_type=kind)
     assert (
         idx.manifest.ann == kind
         and (idx.directory / idx.manifest.generation / "ann.faiss").is_file()
@@ -660,7 +666,7 @@ def test_an_approximate_index_type_is_built_searched_and_updated(
     assert idx.manifest.documents == 61 and idx.manifest.ann == kind
     assert check_index(idx.directory).problems == ()
     with pytest.raises(InputError, match="unknown index type 'annoy'"):
-        Index.build([corpus], tmp_path / "x", encoder=fake_encoder, index_type="annoy")
+        Index.create([corpus], tmp_path / "x", encoder=fake_encoder, index_type="annoy")
 
 
 def test_an_ivf_index_is_updated_in_place_until_the_collection_doubles(
@@ -671,7 +677,7 @@ def test_an_ivf_index_is_updated_in_place_until_the_collection_doubles(
 
     for n in range(60):
         extra(n)
-    idx = Index.build([corpus], tmp_path / "ivf", encoder=fake_encoder, index_type="ivf")
+    idx = Index.create([corpus], tmp_path / "ivf", encoder=fake_encoder, index_type="ivf")
     trained = idx.manifest.ann_trained
     assert trained == idx.manifest.passages
     gone = idx.document(corpus / "extra000.txt")[0][0]
@@ -709,7 +715,7 @@ def test_an_ivf_write_adds_a_delta_and_folds_it_in_when_it_grows(
 
     for n in range(60):
         extra(n)
-    idx = Index.build([corpus], tmp_path / "ivf", encoder=fake_encoder, index_type="ivf")
+    idx = Index.create([corpus], tmp_path / "ivf", encoder=fake_encoder, index_type="ivf")
     first = idx.manifest.generation
     gone = idx.document(corpus / "extra000.txt")[0][0]
     (corpus / "extra000.txt").unlink()
@@ -749,12 +755,12 @@ def test_incremental_updates_give_the_same_results_as_a_fresh_build(tmp_path: Pa
     corpus = tmp_path / "corpus"
     for n in range(8):
         write(corpus / f"{n}.txt", "\n".join(lines[n * 3 : n * 3 + 3]) + "\n")
-    live = Index.build([corpus / f"{n}.txt" for n in range(5)], tmp_path / "live")
+    live = Index.create([corpus / f"{n}.txt" for n in range(5)], tmp_path / "live")
     live.add([corpus], prune=True)  # three new files
     write(corpus / "2.txt", "\n".join(lines[30:33]) + "\n")  # one changed
     (corpus / "6.txt").unlink()  # one deleted
     live.add([corpus], prune=True)
-    fresh = Index.build([corpus], tmp_path / "fresh")
+    fresh = Index.create([corpus], tmp_path / "fresh")
     assert (live.manifest.documents, live.manifest.passages) == (
         fresh.manifest.documents,
         fresh.manifest.passages,
@@ -771,10 +777,10 @@ def test_an_emptied_source_folder_is_stale_and_refresh_empties_it(
     only = write(
         tmp_path / "only" / "c.txt", "A document about carrots and cabbages in the garden.\n"
     )
-    idx = Index.build([only.parent], tmp_path / "index", encoder=fake_encoder)
+    idx = Index.create([only.parent], tmp_path / "index", encoder=fake_encoder)
     only.unlink()
     assert idx.is_stale()
-    assert [Path(p).name for p in idx.refresh().removed] == ["c.txt"]
+    assert [Path(p).name for p in idx.sync().removed] == ["c.txt"]
     assert idx.manifest.documents == 0 and not idx.is_stale()
     assert idx.search("carrots", k=3) == []
 

@@ -1,6 +1,6 @@
 import pytest
 
-from semsearch.lexical import fts_query, normalize, terms
+from semsearch.lexical import fold_spelling, fts_query, terms
 
 
 @pytest.mark.parametrize(
@@ -16,7 +16,7 @@ from semsearch.lexical import fts_query, normalize, terms
     ],
 )
 def test_normalize_folds_arabic_spelling_variants(raw: str, normal: str) -> None:
-    assert normalize(raw) == normal
+    assert fold_spelling(raw) == normal
 
 
 def test_clitics_and_suffixes_are_stripped() -> None:

@@ -7,7 +7,7 @@ from semsearch.ranking import Signals, dense_score, fuse
 
 def test_dense_mode_is_the_cosine_blended_with_the_best_sentence() -> None:
     s = Signals(passage=0.80, sentence=0.90, bm25=5.0, names=2.0)
-    w = ranking.SENTENCE_WEIGHT
+    w = ranking.Weights().sentence
     assert dense_score(s) == pytest.approx((1 - w) * 0.80 + w * 0.90)
     assert dense_score(Signals(0.8, 0.7, 0, 0)) == pytest.approx(
         0.8
@@ -23,8 +23,8 @@ def test_hybrid_adds_bounded_bonuses_normalised_by_the_best_match() -> None:
         3: Signals(0.83, None, 0, 0),
     }
     scores = fuse(candidates, "hybrid")
-    assert scores[1] == pytest.approx(0.80 + ranking.LEXICAL_WEIGHT + ranking.NAME_WEIGHT)
-    assert scores[2] == pytest.approx(0.82 + ranking.LEXICAL_WEIGHT / 2)
+    assert scores[1] == pytest.approx(0.80 + ranking.Weights().lexical + ranking.Weights().names)
+    assert scores[2] == pytest.approx(0.82 + ranking.Weights().lexical / 2)
     assert scores[3] == pytest.approx(0.83)
 
 

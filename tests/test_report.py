@@ -93,7 +93,7 @@ def test_an_edited_copy_across_documents_is_a_near_duplicate_pair(tmp_path: Path
     original = next(line for line in (corpus / SEED_000).read_text().splitlines() if QAIM in line)
     edited = original.replace("، غربي البلاد،", "،").replace("كافة", "")
     write(corpus / "005_copy.txt", "خبر منقول\n" + edited + "\n")
-    idx = Index.build([corpus], tmp_path / "index")
+    idx = Index.create([corpus], tmp_path / "index")
     report = near_duplicates(idx)
     copy = str((corpus / "005_copy.txt").resolve())
     pairs = [
@@ -127,9 +127,11 @@ def test_compare_aligns_a_document_with_an_edited_copy(seeds_index: Index, tmp_p
         for row in aligned
     )
     assert result.unmatched_b == ()
-    assert [row.a.start for row in result.aligned] == sorted(row.a.start for row in result.aligned)
+    assert [row.a.place.start for row in result.aligned] == sorted(
+        row.a.place.start for row in result.aligned
+    )
     text = copy.read_text()
-    assert all(text[row.b.start : row.b.end] == row.b.text for row in aligned)
+    assert all(text[row.b.place.start : row.b.place.end] == row.b.text for row in aligned)
 
 
 def test_compare_of_unrelated_documents_aligns_little(seeds_index: Index, tmp_path: Path) -> None:
@@ -188,5 +190,7 @@ def test_read_questions_errors(
 def test_compare_pairs_repeated_paragraphs_in_order(seeds_index: Index) -> None:
     seed = Path(seeds_index.manifest.sources[0]) / SEED_000
     result = compare(seeds_index, seed, seed)
-    assert all(row.b is not None and row.b.start == row.a.start for row in result.aligned)
+    assert all(
+        row.b is not None and row.b.place.start == row.a.place.start for row in result.aligned
+    )
     assert result.unmatched_b == ()

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from semsearch.errors import InputError
-from semsearch.sources import UnreadableFile, discover, file_states, is_under, read_text
+from semsearch.errors import InputError, UnreadableFileError
+from semsearch.sources import discover, file_states, is_under, read_text
 
 from .conftest import SEEDS, write
 
@@ -64,7 +64,7 @@ def test_read_text_strips_bom_and_keeps_crlf(tmp_path: Path) -> None:
 def test_read_text_refuses_bad_files(tmp_path: Path, data: bytes, reason: str) -> None:
     f = tmp_path / "bad.txt"
     f.write_bytes(data)
-    with pytest.raises(UnreadableFile, match=reason):
+    with pytest.raises(UnreadableFileError, match=reason):
         read_text(f)
 
 

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from semsearch import Index
 from semsearch.cli import app
 from semsearch.encoders import EncoderOptions, load_encoder
+from semsearch.encoders.st import _prompts, fingerprint
 from semsearch.errors import EncoderError, EncoderMismatchError, MissingDependencyError
-from semsearch.st_encoder import _prompts, fingerprint
 
 from .conftest import write
 
@@ -54,7 +54,7 @@ def english(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def st_index(english: Path, tmp_path_factory: pytest.TempPathFactory) -> Index:
-    return Index.build([english], tmp_path_factory.mktemp("st") / "index", encoder=f"st:{MODEL}")
+    return Index.create([english], tmp_path_factory.mktemp("st") / "index", encoder=f"st:{MODEL}")
 
 
 def test_a_sentence_transformers_model_finds_the_right_passages(st_index: Index) -> None:
@@ -117,7 +117,7 @@ def test_changed_weights_are_refused(english: Path, tmp_path: Path) -> None:
 
     folder = tmp_path / "my-model"
     shutil.copytree(MODEL, folder)
-    idx = Index.build([english], tmp_path / "index", encoder=f"st:{folder}")
+    idx = Index.create([english], tmp_path / "index", encoder=f"st:{folder}")
     tensors = load_file(folder / "model.safetensors")
     name = next(iter(tensors))
     tensors[name] = tensors[name] * 1.01

@@ -1,5 +1,6 @@
 """The SQLite side: bounded word and name lookups, vectors, transactions, on a real database."""
 
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,14 @@ def _store(tmp_path: Path, texts: list[str]) -> Store:
     return store
 
 
-def _vector(n: int) -> bytes:
-    return np.full(4, n, dtype=np.float32).tobytes()
+def _vector(n: int) -> np.ndarray:
+    return np.full(4, n, dtype=np.float32)
 
 
 def test_vectors_are_stored_with_their_passages(tmp_path: Path) -> None:
     store = _store(tmp_path, ["first passage", "second passage", "third passage"])
-    assert store.vectors([3, 1, 99]) == {1: _vector(0), 3: _vector(2)}
+    found, matrix = store.vectors([3, 1, 99], 4)
+    assert found == [3, 1] and matrix[:, 0].tolist() == [2.0, 0.0]
     ids, matrix = store.all_vectors(4)
     assert ids.tolist() == [1, 2, 3] and matrix[:, 0].tolist() == [0.0, 1.0, 2.0]
 
@@ -69,3 +71,16 @@ def test_postings_read_the_rarest_names_first_within_their_budget(tmp_path: Path
     assert {pid for *_, pid in rows} == set(range(1, 32))
     bounded = store.postings(skeletons, budget=10)
     assert bounded and {pid for *_, pid in bounded} == {31}
+
+
+def test_reads_of_many_passages_stay_within_sqlite_s_parameter_limit(tmp_path: Path) -> None:
+    """SQLite bounds the parameters of one statement (999 before 3.32, 32,766 since);
+    reading every passage of a large index (reports, eval) must not hit it."""
+    store = _store(tmp_path, [f"passage number {n}" for n in range(1200)])
+    store.add_sentences((pid, 0, 7, _vector(pid)) for pid in range(1, 1201))
+    store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # an older build's limit
+    ids = list(range(1, 1201))
+    passages = store.fetch(ids)
+    assert sorted(passages) == ids and passages[1200].text == "passage number 1199"
+    assert len(store.sentences(ids)) == 1200
+    assert len(store.vectors(ids, 4)[0]) == 1200

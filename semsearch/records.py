@@ -1,4 +1,8 @@
-"""What a search returns: small frozen dataclasses, the same for CLI and library."""
+"""The records semsearch stores and returns: small frozen dataclasses, the same
+for the CLI, the library and every storage backend.
+
+One idea, one type: :class:`Location` is the only "place in a file".
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from .errors import QueryError
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,17 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class DocumentRecord:
+    """What is known of an indexed file, to tell whether it changed."""
+
+    id: int
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
 class Passage:
     """A stored passage: its text once, and every place it stands."""
 
@@ -85,13 +98,3 @@ def display_path(path: str, relative_to: Path | None) -> str:
         )
     except ValueError:
         return path
-
-
-def check_query(queries: list[str], k: int) -> None:
-    """Refuse empty questions and k < 1 before any work is done."""
-    if k < 1:
-        raise QueryError(f"k must be 1 or more, got {k}")
-    for i, q in enumerate(queries):
-        if not isinstance(q, str) or not q.strip():
-            where = "" if len(queries) == 1 else f" (question {i + 1})"
-            raise QueryError(f'empty question{where}: ask something, e.g. semsearch ask "..."')

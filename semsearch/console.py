@@ -1,0 +1,124 @@
+"""What the CLI shows: hits on a terminal or in a pipe, summaries, progress, JSON.
+
+Kept apart from the commands so that each command stays a few lines, and so
+that other front ends (a server) can shape the same data the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from .records import display_path
+
+if TYPE_CHECKING:
+    from .index import Changes, Index
+    from .records import Hit
+    from .sources import Skipped
+
+
+def info_data(idx: Index) -> dict[str, object]:
+    m = idx.manifest
+    return {
+        "index": str(idx.directory),
+        "encoder": m.encoder["name"],
+        "backend": m.encoder.get("backend"),
+        "dim": m.dim,
+        "index_type": f"{m.index_type} ({m.ann})" if m.index_type == "auto" else m.ann,
+        "documents": m.documents,
+        "passages": m.passages,
+        "occurrences": m.occurrences,
+        "sources": m.sources,
+        "built_at": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m.built_at)),
+    }
+
+
+def changes_data(changes: Changes) -> dict[str, object]:
+    return {
+        "added": len(changes.added),
+        "updated": len(changes.updated),
+        "unchanged": changes.unchanged,
+        "removed": len(changes.removed),
+        "embedded": changes.embedded,
+        "skipped": [str(s.path) for s in changes.skipped],
+    }
+
+
+def summary(changes: Changes) -> str:
+    return (
+        f"{len(changes.added)} added, {len(changes.updated)} updated, {changes.unchanged} unchanged, "
+        f"{len(changes.removed)} removed; {changes.embedded} new passages embedded"
+    )
+
+
+def print_hits(hits: list[Hit]) -> None:
+    cwd = Path.cwd()
+    if not hits:
+        typer.echo("no passages match")
+        return
+    tty = sys.stdout.isatty()
+    for hit in hits:
+        d = hit.to_dict(cwd)
+        head = f"{hit.rank}. {hit.score:.3f}  {d['source']}:{hit.start}-{hit.end}"
+        typer.echo(typer.style(head, bold=True) if tty else head)
+        before, after = hit.text[: hit.highlight[0]], hit.text[hit.highlight[1] :]
+        best = " ".join(hit.highlighted.split())
+        if before.strip() or after.strip():  # a one-sentence passage needs no emphasis
+            # bold and underlined on a terminal; marked where styles do not show
+            best = typer.style(best, bold=True, underline=True) if tty else f"»{best}«"
+        typer.echo(
+            "   "
+            + " ".join(p for p in (" ".join(before.split()), best, " ".join(after.split())) if p)
+        )
+        for extra in d["occurrences"][1:]:
+            typer.echo(f"   (also at {extra['source']}:{extra['start']}-{extra['end']})")
+        typer.echo()
+
+
+def print_json(data: object) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@contextmanager
+def reporter(
+    quiet: bool,
+) -> Iterator[tuple[Callable[[int, int], None] | None, Callable[[Skipped], None] | None]]:
+    """Progress bar (on a terminal) or a few status lines (in a pipe), on stderr."""
+    if quiet:
+        yield None, None
+        return
+
+    def on_skip(skipped: Skipped) -> None:
+        shown = display_path(str(skipped.path), Path.cwd())
+        typer.echo(f"warning: skipped {shown}: {skipped.reason}", err=True)
+
+    if not sys.stderr.isatty():
+
+        def progress(done: int, total: int) -> None:
+            if done == 0:
+                typer.echo(f"embedding {total} passages...", err=True)
+
+        yield progress, on_skip
+        return
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("embedding passages", total=None)
+    with bar:
+        yield (lambda done, total: bar.update(task, completed=done, total=total)), on_skip

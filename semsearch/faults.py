@@ -1,0 +1,35 @@
+"""Named points in a write where a test (or a fault battery) makes semsearch fail.
+
+``SEMSEARCH_FAULT=POINT`` raises KeyboardInterrupt when a write reaches POINT,
+as a Ctrl-C there would; ``SEMSEARCH_FAULT=POINT:kill`` kills the process
+outright, as a power cut or ``kill -9`` would. The points, in the order a
+write reaches them:
+
+- ``embed``: after the first batch of passages is embedded and stored;
+- ``commit``: the finder is staged, the database not yet committed;
+- ``manifest``: the database is committed, ``manifest.json`` not yet rewritten.
+
+Unset (always, outside tests), a point costs one dictionary lookup. Tests
+arm these points instead of patching private functions, so that moving code
+cannot silently disarm them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+POINTS = ("embed", "commit", "manifest")
+
+
+def point(name: str) -> None:
+    """Fail here if ``SEMSEARCH_FAULT`` names this point."""
+    armed = os.environ.get("SEMSEARCH_FAULT")
+    if not armed:
+        return
+    where, _, how = armed.partition(":")
+    if where != name:
+        return
+    if how == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise KeyboardInterrupt(f"fault injected at {name}")

@@ -1,0 +1,483 @@
+"""The local backend: an index in one folder, SQLite for the record, FAISS to find.
+
+``store-N/passages.sqlite`` holds documents, unique passages with their
+vectors, places, sentence vectors, name terms and the word index (see
+:mod:`.store`); ``gen-N/`` holds the finder of the latest write (see
+:mod:`.vectors`); ``manifest.json`` names both (see :mod:`.folder`).
+
+A write changes the database inside one transaction and writes the finder
+(or only its delta) into a new generation folder; committing the transaction,
+which records the new manifest, is the moment it takes effect. A crash or an
+error before that leaves the previous index, and readers never see a
+half-written state. A build afresh (another model or chunking) fills a new
+database, and switching ``manifest.json`` to it is its moment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import faults
+from .backend import DENSE_CANDIDATES, Audit, FileStates, SkippedFiles
+from .chunking import ChunkingConfig
+from .errors import IndexCorruptError, IndexNotFoundError
+from .folder import locked, next_number, rebuild_hint, remove_unused, stamp
+from .manifest import Manifest, manifest_json, parse_manifest, read_manifest, write_manifest
+from .records import DocumentRecord, Location, Passage
+from .store import Store
+from .vectors import (
+    Finder,
+    FinderWrite,
+    build_finder,
+    load_finder,
+    next_finder,
+    range_search_vectors,
+    resolve_type,
+    save_finder,
+    search_vectors,
+    vector_ids,
+)
+
+DATABASE = "passages.sqlite"
+
+
+@dataclass(frozen=True)
+class LocalSnapshot:
+    """One committed state, opened for reading (see :class:`~.backend.Snapshot`).
+
+    ``version`` (the store's data version) and ``stamp`` (of ``manifest.json``)
+    are as loaded: when either moves, another writer has committed.
+    """
+
+    manifest: Manifest
+    store: Store
+    finder: Finder
+    version: int
+    stamp: tuple[int, int] | None
+
+    @property
+    def exact(self) -> bool:
+        return self.manifest.ann == "flat"
+
+    def candidates(self, queries: np.ndarray, k: int) -> np.ndarray:
+        return self.finder.search(queries, k)[1]
+
+    def nearest(
+        self, queries: np.ndarray, k: int, *, approximate: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact by default (reports compare every pair faithfully). ``approximate``
+        takes the approximate index's candidates, rescored with the exact vectors."""
+        if self.exact:
+            return search_vectors(self.finder.main, queries, k)
+        if not approximate:
+            return search_vectors(self._exact_finder(), queries, k)
+        pool = self.candidates(queries, max(k, DENSE_CANDIDATES))
+        k = min(k, pool.shape[1])
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        for row, (query, found) in enumerate(zip(queries, pool, strict=True)):
+            kept, matrix = self.vectors(found[found >= 0].tolist())
+            exact = matrix @ query
+            best = np.argsort(-exact, kind="stable")[:k]
+            scores[row, : len(best)] = exact[best]
+            ids[row, : len(best)] = np.asarray(kept, dtype=np.int64)[best]
+        return scores, ids
+
+    def within(
+        self, queries: np.ndarray, threshold: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        finder = self.finder.main if self.exact else self._exact_finder()
+        return range_search_vectors(finder, queries, threshold)
+
+    def _exact_finder(self) -> Any:
+        """Exact search over every stored vector, for reports on an approximate index
+        (built in memory each time: 1.5 GB at a million passages)."""
+        ids, vectors = self.store.all_vectors(self.manifest.dim)
+        return build_finder(ids, vectors, "flat")
+
+    def vectors(self, ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        return self.store.vectors(list(ids), self.manifest.dim)
+
+    def sentences(self, ids: Iterable[int]) -> list[tuple[int, int, int, np.ndarray]]:
+        return self.store.sentences(ids)
+
+    def passages(self, ids: Iterable[int]) -> dict[int, Passage]:
+        return self.store.fetch(ids)
+
+    def passage_ids(self) -> list[int]:
+        return self.store.passage_ids_all()
+
+    def document(self, path: str) -> list[tuple[int, Location]]:
+        return [(pid, Location(path, s, e)) for pid, s, e in self.store.document_occurrences(path)]
+
+    def bm25(self, words: list[str], limit: int, budget: int) -> dict[int, float]:
+        return self.store.bm25(words, limit, budget)
+
+    def postings(self, skeletons: Iterable[str], budget: int) -> list[tuple[str, int, int]]:
+        return self.store.postings(skeletons, budget)
+
+    def file_states(self) -> FileStates:
+        return self.store.file_states()
+
+    def skipped(self) -> SkippedFiles:
+        return self.store.skipped()
+
+
+class LocalBackend:
+    """An index in a folder (see the module docstring and :class:`~.backend.Backend`)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._snapshot: LocalSnapshot | None = None
+        self._reload_lock = threading.Lock()
+
+    def snapshot(self) -> LocalSnapshot:
+        """The live state, reloaded first if another writer committed since.
+
+        The check is one SQLite pragma and one stat, microseconds; without it a
+        process that keeps an index open would search a stale finder after
+        another process's write (or the old database after a rebuild). Replaced
+        states are left to the garbage collector: another thread may still be
+        searching one.
+        """
+        state = self._snapshot
+        if (
+            state is not None
+            and state.store.data_version() == state.version
+            and stamp(self.directory) == state.stamp
+        ):
+            return state
+        with self._reload_lock:
+            if self._snapshot is state:
+                self._snapshot = _load(self.directory, (state.finder,) if state else ())
+            return self._snapshot
+
+    @contextmanager
+    def write(
+        self,
+        encoder_spec: dict[str, Any],
+        chunking: ChunkingConfig | None,
+        index_type: str | None,
+        *,
+        rebuild: bool = False,
+    ) -> Iterator[LocalTransaction]:
+        with locked(self.directory):
+            live = self._snapshot.finder if self._snapshot else None
+            txn = LocalTransaction(
+                self.directory, encoder_spec, chunking, index_type, live, rebuild
+            )
+            try:
+                yield txn
+            finally:
+                txn.close()
+            if txn.committed is not None:
+                self._snapshot = txn.committed
+
+    def audit(self) -> Audit:
+        """Reads the files directly rather than through :meth:`snapshot`, which
+        refuses an inconsistent index, so that it can say what is wrong."""
+        outer = read_manifest(self.directory)
+        database = self.directory / outer.database
+        if not database.is_file():
+            return Audit({}, 0, 0, (f"{database} is missing",))
+        try:
+            store = Store(database, readonly=True)
+            try:
+                recorded, *_ = store.snapshot()
+                manifest = parse_manifest(recorded, database, self.directory) if recorded else outer
+                problems, passage_ids, documents = store.audit(manifest.dim)
+            finally:
+                store.close()
+        except sqlite3.DatabaseError as exc:
+            return Audit({}, 0, 0, (f"{database} is unreadable ({exc})",))
+        try:
+            finder = load_finder(self.directory, manifest)
+        except (IndexCorruptError, OSError) as exc:
+            problems.append(f"the finder of {manifest.generation} is unreadable ({exc})")
+            found = passage_ids
+        else:
+            main = set(vector_ids(finder.main).tolist())
+            delta = set(vector_ids(finder.delta).tolist()) if finder.delta is not None else set()
+            if (dead := len(main - passage_ids)) != finder.stale:
+                problems.append(
+                    f"the finder holds {dead} vectors of removed passages, "
+                    f"its manifest says {finder.stale}"
+                )
+            found = (main & passage_ids) | delta
+            if orphans := delta - passage_ids:
+                problems.append(
+                    f"{len(orphans)} vectors in the finder have no passage (e.g. id {min(orphans)})"
+                )
+        if missing := passage_ids - found:
+            problems.append(
+                f"{len(missing)} passages are not in the finder (e.g. id {min(missing)})"
+            )
+        if (manifest.documents, manifest.passages) != (len(documents), len(passage_ids)):
+            problems.append(
+                f"manifest says {manifest.documents} documents and {manifest.passages} passages, "
+                f"the database holds {len(documents)} and {len(passage_ids)}"
+            )
+        return Audit(documents, len(passage_ids), len(found), tuple(problems))
+
+    def close(self) -> None:
+        if self._snapshot is not None:
+            self._snapshot.store.close()
+
+
+class LocalTransaction:
+    """A write in progress: the live database inside one open transaction (or, for
+    a build afresh, a new database) and the next generation's finder, staged in a
+    hidden folder. Closing it without :meth:`commit` rolls the database back and
+    deletes what was staged (see :class:`~.backend.Transaction`)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        encoder_spec: dict[str, Any],
+        chunking: ChunkingConfig | None,
+        index_type: str | None,
+        live: Finder | None,
+        rebuild: bool,
+    ) -> None:
+        self.directory = directory
+        self.encoder_spec = encoder_spec
+        self.rebuild = rebuild
+        self.live = live  # the finder in memory, whose main file a write may reuse
+        self.committed: LocalSnapshot | None = None
+        self.number = next_number(directory)
+        self.name = f"gen-{self.number:06d}"
+        self.tmp = directory / f".{self.name}.tmp"
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        self.removed: list[int] = []  # this write's vector changes, for the finder
+        self.added: list[int] = []
+        self.store: Store | None = None
+        self.base = self._open_live(chunking)
+        if self.base is not None:
+            self.chunking = ChunkingConfig(**self.base.chunking)
+            self.database = self.base.database  # changed in place
+        else:
+            self.chunking = chunking or ChunkingConfig()
+            self.database = f"store-{self.number:06d}/{DATABASE}"
+            folder = directory / Path(self.database).parent
+            shutil.rmtree(folder, ignore_errors=True)  # left by a build that crashed
+            folder.mkdir()
+            self.store = Store(directory / self.database, readonly=False)
+        self.index_type = index_type or (self.previous.index_type if self.previous else "auto")
+
+    def _open_live(self, chunking: ChunkingConfig | None) -> Manifest | None:
+        """Open the database in force, writable, and return the manifest it records,
+        if this write goes on in it (same encoder and chunking); else None. A
+        database that cannot be read is built afresh."""
+        self.previous: Manifest | None = None
+        try:
+            outer = read_manifest(self.directory)
+            store = Store(self.directory / outer.database, readonly=False)
+        except (IndexNotFoundError, IndexCorruptError, sqlite3.DatabaseError):
+            return None
+        try:
+            recorded, *_ = store.snapshot()
+            manifest = parse_manifest(recorded or "", store.path, self.directory)
+        except (IndexCorruptError, sqlite3.DatabaseError):
+            store.close()
+            return None
+        self.previous = manifest
+        same_chunking = chunking is None or manifest.chunking == asdict(chunking)
+        if manifest.encoder != self.encoder_spec or not same_chunking:
+            store.close()
+            return None
+        self.store = store
+        return manifest
+
+    def close(self) -> None:
+        if self.committed is None and self.store is not None:
+            self.store.close()  # rolls back anything not committed
+        shutil.rmtree(self.tmp, ignore_errors=True)  # gone already if committed
+
+    # -- what the writer reads and changes ----------------------------------------
+
+    @property
+    def _db(self) -> Store:
+        assert self.store is not None
+        return self.store
+
+    def file_states(self) -> FileStates:
+        return self._db.file_states()
+
+    def skipped(self, paths: Iterable[str] | None = None) -> SkippedFiles:
+        return self._db.skipped(paths)
+
+    def documents(self, paths: Iterable[str] | None = None) -> dict[str, DocumentRecord]:
+        return self._db.documents(paths)
+
+    def passage_ids(self, hashes: Iterable[str]) -> dict[str, int]:
+        return self._db.passage_ids(hashes)
+
+    def add_passage(
+        self,
+        sha256: str,
+        text: str,
+        vector: np.ndarray,
+        sentences: Sequence[tuple[int, int, np.ndarray]],
+    ) -> int:
+        pid = self._db.add_passage(sha256, text, vector)
+        self._db.add_sentences((pid, s, e, v) for s, e, v in sentences)
+        self.added.append(pid)
+        return pid
+
+    def put_document(self, record: DocumentRecord, places: Sequence[tuple[int, int, int]]) -> None:
+        self._db.put_document(record, places)
+
+    def touch_document(self, record: DocumentRecord) -> None:
+        self._db.touch_document(record)
+
+    def remove_documents(self, paths: Iterable[str]) -> None:
+        self._db.remove_documents(paths)
+
+    def put_skipped(self, path: str, size: int, mtime_ns: int, reason: str) -> None:
+        self._db.put_skipped(path, size, mtime_ns, reason)
+
+    def drop_skipped(self, paths: Iterable[str]) -> None:
+        self._db.drop_skipped(paths)
+
+    def documents_count(self) -> int:
+        return self._db.counts()[0]
+
+    # -- what the finder is built from (vectors.VectorSource) --------------------
+
+    def vectors_of(self, ids: list[int]) -> np.ndarray:
+        return self._db.vectors(ids, self.encoder_spec["dim"])[1]
+
+    def all_ids(self) -> list[int]:
+        return self._db.passage_ids_all()
+
+    def all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._db.all_vectors(self.encoder_spec["dim"])
+
+    # -- the commit -----------------------------------------------------------------
+
+    def commit(self, sources: list[str]) -> Manifest:
+        """Write the finder, then commit the database with the new manifest in it.
+
+        An in-place write takes effect at the database commit; a build afresh
+        when ``manifest.json`` names its new database.
+        """
+        self.removed += self._db.drop_orphans()
+        documents, passages, occurrences = self._db.counts()
+        ann = resolve_type(self.index_type, passages)
+        write = FinderWrite(
+            self.directory, self.name, self.removed, self.added, self.encoder_spec["dim"]
+        )
+        base = None if self.rebuild else self.base
+        finder, trained = next_finder(write, base, ann, passages, self, self.live)
+        if finder.live != passages:
+            raise IndexCorruptError(
+                f"internal error: {finder.live} vectors for {passages} passages; "
+                "nothing was written"
+            )
+        save_finder(finder, self.tmp, ann, self.name)
+        manifest = Manifest(
+            generation=self.name,
+            database=self.database,
+            encoder=self.encoder_spec,
+            chunking=asdict(self.chunking),
+            sources=sources,
+            documents=documents,
+            passages=passages,
+            occurrences=occurrences,
+            built_at=time.time(),
+            index_type=self.index_type,
+            ann=ann,
+            ann_trained=trained,
+            ann_base="" if finder.origin == self.name else finder.origin,
+            ann_delta=finder.delta.ntotal if finder.delta is not None else 0,
+            ann_stale=finder.stale,
+        )
+        faults.point("commit")
+        final = self.directory / self.name
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(self.tmp, final)
+        self._db.put_manifest(manifest_json(manifest))
+        self._db.commit()  # an in-place write takes effect here
+        if self.base is None:
+            self._db.use_wal()  # a new file is filled without it, faster
+        self._db.read_only()  # this connection now serves the readers
+        faults.point("manifest")
+        write_manifest(self.directory, manifest)  # a build afresh takes effect here
+        remove_unused(
+            self.directory,
+            (manifest.generation, manifest.ann_base, Path(manifest.database).parent.name),
+        )
+        version = self._db.data_version()
+        self.committed = LocalSnapshot(manifest, self._db, finder, version, stamp(self.directory))
+        return manifest
+
+
+def _load(directory: Path, reuse: Sequence[Finder] = ()) -> LocalSnapshot:
+    """Open the live state, checking that its parts agree.
+
+    A writer may commit, and delete the generation just read of, while this
+    runs: then it is read again. ``reuse`` offers finders already in memory
+    whose main file may be the live one.
+    """
+    for attempt in range(3):
+        mark = stamp(directory)  # before reading: a write meanwhile makes it differ
+        store, manifest, version, passages = _open_store(directory)
+        try:
+            finder = load_finder(directory, manifest, reuse=reuse)
+        except FileNotFoundError:
+            store.close()
+            if attempt == 2:
+                raise IndexCorruptError(
+                    f"{directory} keeps changing while it is opened; try again"
+                ) from None
+            continue
+        except BaseException:
+            store.close()
+            raise
+        if passages != finder.live or passages != manifest.passages:
+            store.close()
+            raise IndexCorruptError(
+                f"{directory} is inconsistent ({finder.live} vectors, {passages} passages, "
+                f"manifest says {manifest.passages}){rebuild_hint(directory)}"
+            )
+        return LocalSnapshot(manifest, store, finder, version, mark)
+    raise AssertionError("unreachable")
+
+
+def _open_store(directory: Path) -> tuple[Store, Manifest, int, int]:
+    """The database ``manifest.json`` names, opened for reading, with the manifest
+    it records (the one in force), its data version and its passage count."""
+    outer = read_manifest(directory)
+    database = directory / outer.database
+    if not database.is_file():
+        raise IndexCorruptError(f"{database} is missing{rebuild_hint(directory)}")
+    store = None
+    try:
+        store = Store(database, readonly=True)
+        version = store.data_version()
+        recorded, _, passages, _ = store.snapshot()
+        if recorded is None:
+            raise sqlite3.DatabaseError("it records no manifest")
+    except sqlite3.DatabaseError as exc:
+        if store is not None:
+            store.close()
+        raise IndexCorruptError(
+            f"{database} is unreadable ({exc}){rebuild_hint(directory)}"
+        ) from None
+    manifest = parse_manifest(recorded, database, directory)
+    if manifest.database != outer.database:
+        store.close()
+        raise IndexCorruptError(f"{database} records another database{rebuild_hint(directory)}")
+    return store, manifest, version, passages

@@ -1,0 +1,192 @@
+"""The search pipeline: from question vectors to ranked, deduplicated,
+highlighted hits, over any storage backend's :class:`~.backend.Snapshot`.
+
+For each question: candidates from the vector index, from BM25 and from name
+matches; every candidate scored on every signal (passage and best-sentence
+cosines, BM25, names); the signals fused (:mod:`.ranking`); near-identical
+passages dropped; each hit given its places and its best sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backend import DENSE_CANDIDATES, Snapshot
+from .chunking import collapse_spaces
+from .errors import QueryError
+from .lexical import terms as lexical_terms
+from .ranking import FUSIONS, Signals, Weights, check_mode, fuse
+from .records import Hit, Passage
+from .skeletons import name_scores, query_terms
+
+MAX_QUERY_CHARS = 2000
+"""Longest question accepted: e5 reads 512 tokens, about 2,000 characters of text."""
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """How many candidates each signal proposes and how they are fused."""
+
+    dense_candidates: int = DENSE_CANDIDATES
+    """Passages taken from the vector index per question, to be rescored with their sentences."""
+    lexical_candidates: int = 100
+    """Passages taken from BM25, and from name matches, per question."""
+    lexical_budget: int = 5000
+    """Most postings a question reads for its words, and for its names: the rarest
+    terms first (they weigh most), common ones ("Iraq" in an archive about Iraq)
+    left out. A fixed number, not a share, so that a question's lexical work stays
+    bounded however large the index grows (bench/scale.py: reading every posting of
+    words in up to 5% of 100k passages made hybrid queries ~130 ms)."""
+    dedupe_slack: int = 10
+    """Extra candidates ranked so that near-identical hits can be dropped and k still filled."""
+    dedupe_cosine: float = 0.97
+    """Passage vectors this close say the same thing: only the better-ranked is shown."""
+    fusion: str = "weighted"
+    """How the signals combine: ``weighted`` (see ranking.py) or ``rrf``."""
+    weights: Weights = field(default_factory=Weights)
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise QueryError(f"unknown fusion {self.fusion!r}; choose one of: {', '.join(FUSIONS)}")
+
+
+def check_query(queries: list[str], k: int) -> None:
+    """Refuse empty or overlong questions and k < 1 before any work is done."""
+    if k < 1:
+        raise QueryError(f"k must be 1 or more, got {k}")
+    for i, q in enumerate(queries):
+        where = "" if len(queries) == 1 else f" (question {i + 1})"
+        if not isinstance(q, str) or not q.strip():
+            raise QueryError(f'empty question{where}: ask something, e.g. semsearch ask "..."')
+        if len(q) > MAX_QUERY_CHARS:
+            raise QueryError(
+                f"question{where} is {len(q):,} characters, more than the {MAX_QUERY_CHARS:,} "
+                "a question may have; ask about one thing at a time"
+            )
+
+
+def retrieve(
+    snapshot: Snapshot,
+    queries: Sequence[str],
+    matrix: np.ndarray,
+    k: int,
+    mode: str,
+    settings: Retrieval = Retrieval(),
+) -> list[list[Hit]]:
+    """The ``k`` best hits for each question (``matrix``: their vectors, one row each;
+    unused in lexical mode), best first."""
+    check_mode(mode)
+    want = min(snapshot.manifest.passages, k + settings.dedupe_slack)
+    if mode == "lexical":
+        ids = np.full((len(queries), 0), -1)
+    else:
+        ids = snapshot.candidates(matrix, max(want, settings.dense_candidates))
+    lexical = mode != "dense"
+    terms = [query_terms(q) if lexical else [] for q in queries]
+    postings = snapshot.postings(
+        (s for ts in terms for t in ts for s in t.skeletons), settings.lexical_budget
+    )
+    out = []
+    for i, query in enumerate(queries):
+        bm25 = (
+            snapshot.bm25(
+                lexical_terms(query), settings.lexical_candidates, settings.lexical_budget
+            )
+            if lexical
+            else {}
+        )
+        names = name_scores(terms[i], postings, snapshot.manifest.passages) if lexical else {}
+        best_names = sorted(names, key=lambda pid: -names[pid])[: settings.lexical_candidates]
+        pool = dict.fromkeys([int(p) for p in ids[i] if p >= 0] + [*bm25, *best_names])
+        candidates = _candidates(snapshot, matrix[i], list(pool), bm25, names)
+        signals = {pid: c.signals for pid, c in candidates.items()}
+        scores = fuse(signals, mode, settings.fusion, settings.weights)
+        order = sorted(scores, key=lambda pid: (-scores[pid], pid))[:want]
+        ranking = [(pid, scores[pid], candidates[pid]) for pid in order]
+        out.append(_hits(snapshot, ranking, k, settings.dedupe_cosine))
+    return out
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A passage considered for a question: its signals, its vector, its best sentence."""
+
+    signals: Signals
+    vector: np.ndarray
+    sentence: tuple[int, int] | None
+
+
+def _candidates(
+    snapshot: Snapshot,
+    query: np.ndarray,
+    pool: list[int],
+    bm25: dict[int, float],
+    names: dict[int, float],
+) -> dict[int, _Candidate]:
+    """Score every candidate passage on every signal (one vector and one sentence lookup)."""
+    if not pool:
+        return {}
+    pool, vectors = snapshot.vectors(pool)  # a concurrent write may have removed some
+    passage = vectors @ query
+    best: dict[int, tuple[float, int, int]] = {}
+    for pid, start, end, vector in snapshot.sentences(pool):
+        score = float(vector @ query)
+        if pid not in best or score > best[pid][0]:
+            best[pid] = (score, start, end)
+    out = {}
+    for n, pid in enumerate(pool):
+        sentence = best.get(pid)
+        signals = Signals(
+            float(passage[n]),
+            sentence[0] if sentence else None,
+            bm25.get(pid, 0.0),
+            names.get(pid, 0.0),
+        )
+        out[pid] = _Candidate(signals, vectors[n], sentence[1:] if sentence else None)
+    return out
+
+
+def _hits(
+    snapshot: Snapshot,
+    ranking: list[tuple[int, float, _Candidate]],
+    k: int,
+    dedupe_cosine: float,
+) -> list[Hit]:
+    """Hits for the best ``k`` passages, skipping near-identical texts, with highlights."""
+    rows = snapshot.passages(pid for pid, _, _ in ranking)
+    ranking = [entry for entry in ranking if entry[0] in rows]  # removed by a write meanwhile
+    texts = {pid: collapse_spaces(rows[pid].text) for pid, _, _ in ranking}
+    kept: list[tuple[int, _Candidate]] = []
+    hits: list[Hit] = []
+    for pid, score, candidate in ranking:
+        if any(
+            float(candidate.vector @ other.vector) >= dedupe_cosine
+            or texts[pid] in texts[shown]
+            or texts[shown] in texts[pid]
+            for shown, other in kept
+        ):
+            continue
+        kept.append((pid, candidate))
+        span = candidate.sentence or (0, len(rows[pid].text))
+        hits.append(_hit(len(hits) + 1, score, rows[pid], span))
+        if len(hits) == k:
+            break
+    return hits
+
+
+def _hit(rank: int, score: float, passage: Passage, highlight: tuple[int, int]) -> Hit:
+    first = passage.occurrences[0]
+    return Hit(
+        rank,
+        score,
+        passage.text,
+        first.source,
+        passage.passage_id,
+        first.start,
+        first.end,
+        passage.occurrences,
+        highlight,
+    )

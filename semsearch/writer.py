@@ -1,0 +1,296 @@
+"""One write: which files changed, reading and chunking them, embedding only
+new text, and handing the result to a storage backend's transaction.
+
+:func:`write_files` is the one path for every write that reads files: a first
+build, a rebuild with another model or chunking, an incremental add and a
+refresh. :func:`remove_files` drops documents. Both commit once, at the end,
+or leave the index as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import faults
+from .backend import Backend, FileStates, SkippedFiles, Transaction
+from .cache import CACHE, EmbeddingCache
+from .chunking import ChunkingConfig, chunk, collapse_spaces, sentences
+from .encoders import Encoder
+from .errors import InputError, UnreadableFileError
+from .records import DocumentRecord
+from .sources import Skipped, file_states, in_order, is_under, read_text
+
+ENCODE_BATCH = 64
+"""Passages handed to the encoder at a time (the progress bar's step)."""
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` while passages are embedded."""
+OnSkip = Callable[[Skipped], None]
+"""Called for each file left out (binary, empty, not UTF-8)."""
+
+
+@dataclass
+class Changes:
+    """What a write did, for the user's summary line."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    embedded: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """What to write. ``exact``: afterwards the index holds exactly the files under
+    ``paths`` (others dropped, the sources replaced, the vector index rebuilt);
+    else they are added, and with ``prune`` indexed files under them that are
+    gone are removed."""
+
+    paths: list[str | Path]
+    encoder: Encoder
+    chunking: ChunkingConfig | None = None
+    index_type: str | None = None
+    exact: bool = False
+    prune: bool = False
+
+
+def roots_of(paths: Iterable[str | Path]) -> list[str]:
+    """Paths as the index records them: absolute, links resolved."""
+    return [str(Path(p).expanduser().resolve()) for p in paths]
+
+
+def write_files(
+    backend: Backend,
+    request: WriteRequest,
+    progress: Progress | None = None,
+    on_skip: OnSkip | None = None,
+) -> Changes:
+    """Bring the index up to date with the files under ``request.paths``.
+
+    Unchanged files (same size and modification time as recorded) are not
+    read; unchanged passages are not embedded again. Raises :class:`InputError`
+    if an exact write would leave no document, leaving the index untouched.
+    """
+    wanted = file_states(request.paths, require_files=request.exact)
+    roots = roots_of(request.paths)
+    spec = request.encoder.spec()
+    with backend.write(spec, request.chunking, request.index_type, rebuild=request.exact) as txn:
+        before = txn.base.sources if txn.base else []
+        sources = roots if request.exact else list(dict.fromkeys([*before, *roots]))
+        known = txn.file_states()
+        files, unusable, unchanged = partition(wanted, known, txn.skipped())
+        if (
+            not request.exact
+            and txn.base is not None
+            and sources == before
+            and untouched(known, wanted, roots, request.prune)
+        ):
+            return _as_before(Changes(), unusable, unchanged, on_skip)  # nothing to write
+        writer = _Writer(txn, backend.directory, request.encoder, progress, on_skip)
+        changes = _as_before(writer.sync(files), unusable, unchanged, on_skip)
+        if request.exact:
+            gone = [p for p in txn.documents() if p not in wanted]
+            txn.drop_skipped(p for p in txn.skipped() if p not in wanted)
+        else:
+            gone = list(txn.documents(vanished(known, wanted, roots))) if request.prune else []
+            txn.drop_skipped(vanished(known, wanted, roots) if request.prune else [])
+        txn.remove_documents(gone)
+        changes.removed = gone
+        if request.exact and txn.documents_count() == 0:
+            _raise_nothing_indexed(roots, changes)
+        txn.commit(sources)
+    return changes
+
+
+def remove_files(backend: Backend, paths: Iterable[str | Path], encoder: Encoder) -> Changes:
+    """Drop the documents at or under ``paths`` (their passages and vectors too)."""
+    prefixes = roots_of(paths)
+    with backend.write(encoder.spec(), None, None) as txn:
+        gone = [p for p in txn.documents() if is_under(p, prefixes)]
+        txn.drop_skipped(p for p in txn.skipped() if is_under(p, prefixes))
+        if not gone:
+            shown = ", ".join(str(p) for p in prefixes)
+            raise InputError(f"no indexed documents at {shown}; see semsearch info")
+        txn.remove_documents(gone)
+        txn.commit(txn.base.sources if txn.base else [])
+    return Changes(removed=gone)
+
+
+def partition(
+    current: FileStates, known: FileStates, skipped: SkippedFiles
+) -> tuple[list[Path], list[Skipped], int]:
+    """Split the files found by what a write must do with them.
+
+    Returns the files to read again (their size or time moved since recorded,
+    or they are new), those found unusable before and unchanged since (said
+    again, not read), and how many are unchanged: the work follows the change,
+    not the size of the folder.
+    """
+    files = in_order(p for p, state in current.items() if known.get(p) != state)
+    unusable = [
+        Skipped(Path(p), reason)
+        for p, (size, mtime, reason) in skipped.items()
+        if current.get(p) == (size, mtime)
+    ]
+    return files, unusable, len(current) - len(files) - len(unusable)
+
+
+def vanished(known: Iterable[str], present: Container[str], roots: list[str]) -> list[str]:
+    """Recorded files under ``roots`` that are not ``present`` any more."""
+    return [p for p in known if p not in present and is_under(p, roots)]
+
+
+def untouched(known: FileStates, current: FileStates, roots: list[str], prune: bool) -> bool:
+    """Whether syncing would change nothing: each current file indexed with its
+    current (size, mtime_ns) and, with ``prune``, no indexed file under ``roots`` gone."""
+    if any(known.get(path) != state for path, state in current.items()):
+        return False
+    return not (prune and vanished(known, current, roots))
+
+
+class _Writer:
+    """Reads, chunks and embeds changed files into one transaction."""
+
+    def __init__(
+        self,
+        txn: Transaction,
+        directory: Path,
+        encoder: Encoder,
+        progress: Progress | None,
+        on_skip: OnSkip | None,
+    ) -> None:
+        self.txn = txn
+        self.directory = directory
+        self.encoder = encoder
+        self.progress = progress
+        self.on_skip = on_skip
+
+    def sync(self, files: list[Path]) -> Changes:
+        """Bring the given files (those whose size or time moved, see :func:`partition`)
+        up to date, embedding only texts not stored yet."""
+        changes = Changes()
+        names = [str(path) for path in files]
+        known = self.txn.documents(names)
+        unusable = self.txn.skipped(names)
+        planned: list[tuple[DocumentRecord, list[tuple[str, int, int, str]], bool]] = []
+        for path in files:
+            key = str(path)
+            old = known.get(key)
+            try:
+                stat = path.stat()
+            except OSError as exc:
+                _skip(changes, Skipped(path, str(exc)), self.on_skip)
+                continue
+            state = (stat.st_size, stat.st_mtime_ns)
+            try:
+                text = read_text(path)
+            except (UnreadableFileError, OSError) as exc:
+                self._refuse(changes, key, state, str(exc))
+                continue
+            if key in unusable:
+                self.txn.drop_skipped([key])  # usable now
+            record = DocumentRecord(0, key, _sha256(text), *state)
+            if old is not None and old.sha256 == record.sha256:
+                changes.unchanged += 1
+                if (old.size, old.mtime_ns) != state:
+                    self.txn.touch_document(record)
+                continue
+            spans = [
+                (_sha256(collapse_spaces(text[s:e])), s, e, text[s:e])
+                for s, e in chunk(text, self.txn.chunking)
+            ]
+            if not spans:
+                self._refuse(changes, key, state, "no passages left after removing page chrome")
+                continue
+            planned.append((record, spans, old is not None))
+
+        ids = self.txn.passage_ids(h for _, spans, _ in planned for h, *_ in spans)
+        fresh: dict[str, str] = {}
+        for _, spans, _ in planned:
+            for sha, _, _, text in spans:
+                if sha not in ids:
+                    fresh.setdefault(sha, text)
+        self._embed(fresh, ids)
+        changes.embedded = len(fresh)
+        for record, spans, existed in planned:
+            self.txn.put_document(record, [(ids[sha], s, e) for sha, s, e, _ in spans])
+            (changes.updated if existed else changes.added).append(record.path)
+        return changes
+
+    def _refuse(self, changes: Changes, path: str, state: tuple[int, int], reason: str) -> None:
+        """Skip an unusable file and remember it as it is now, so that it does not
+        count as a change (and make every question refresh) until it changes."""
+        _skip(changes, Skipped(Path(path), reason), self.on_skip)
+        self.txn.put_skipped(path, *state, reason)
+
+    def _embed(self, texts: dict[str, str], ids: dict[str, int]) -> None:
+        """Embed new passages, and the sentences of those that have several, in batches.
+
+        Sentence vectors are kept beside the passage's: they rescore the
+        candidates of a search and pick the sentence to highlight. Vectors
+        already computed come from the embedding cache.
+        """
+        items = list(texts.items())
+        total = len(items)
+        step = max(ENCODE_BATCH, getattr(self.encoder, "batch_size", 0))
+        if self.progress:
+            self.progress(0, total)
+        cache = EmbeddingCache(self.directory / CACHE, self.encoder.spec())
+        try:
+            for i in range(0, total, step):
+                batch = items[i : i + step]
+                parts = [sentences(text) for _, text in batch]
+                parts = [p if len(p) > 1 else [] for p in parts]
+                inputs = [collapse_spaces(t) for _, t in batch]
+                inputs += [
+                    collapse_spaces(text[s:e])
+                    for (_, text), spans in zip(batch, parts, strict=True)
+                    for s, e in spans
+                ]
+                matrix = cache.embed(inputs, self.encoder.encode_passages)
+                rows = iter(matrix[len(batch) :])
+                for (sha, text), vector, spans in zip(
+                    batch, matrix[: len(batch)], parts, strict=True
+                ):
+                    ids[sha] = self.txn.add_passage(
+                        sha, text, vector, [(s, e, next(rows)) for s, e in spans]
+                    )
+                faults.point("embed")
+                if self.progress:
+                    self.progress(min(i + step, total), total)
+        finally:
+            cache.close()
+
+
+def _as_before(
+    changes: Changes, unusable: list[Skipped], unchanged: int, on_skip: OnSkip | None
+) -> Changes:
+    """Add the files :func:`partition` left as they were to a write's summary."""
+    for skipped in unusable:
+        _skip(changes, skipped, on_skip)
+    changes.unchanged += unchanged
+    return changes
+
+
+def _skip(changes: Changes, skipped: Skipped, on_skip: OnSkip | None) -> None:
+    changes.skipped.append(skipped)
+    if on_skip:
+        on_skip(skipped)
+
+
+def _raise_nothing_indexed(roots: list[str], changes: Changes) -> None:
+    reasons = "; ".join(f"{s.path.name}: {s.reason}" for s in changes.skipped[:3])
+    raise InputError(
+        f"nothing to index in {', '.join(roots)}"
+        + (f" ({reasons})" if reasons else "")
+        + "; give UTF-8 .txt or .md files"
+    )
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
