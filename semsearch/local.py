@@ -15,6 +15,7 @@ database, and switching ``manifest.json`` to it is its moment.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sqlite3
@@ -52,6 +53,30 @@ from .vectors import (
 DATABASE = "passages.sqlite"
 
 
+def _sqlite_errors_as_corrupt(cls: type) -> type:
+    """Wrap every public method so that a database damaged after it was opened
+    gives an :class:`IndexCorruptError` with what to do, never a raw sqlite3 error."""
+
+    def guard(method: Any) -> Any:
+        @functools.wraps(method)
+        def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.DatabaseError as exc:
+                where = self._database()
+                raise IndexCorruptError(
+                    f"{where} is unreadable ({exc}){rebuild_hint(where.parent.parent)}"
+                ) from None
+
+        return guarded
+
+    for name, member in list(vars(cls).items()):
+        if callable(member) and not name.startswith("_"):
+            setattr(cls, name, guard(member))
+    return cls
+
+
+@_sqlite_errors_as_corrupt
 @dataclass(frozen=True)
 class LocalSnapshot:
     """One committed state, opened for reading (see :class:`~.backend.Snapshot`).
@@ -69,6 +94,9 @@ class LocalSnapshot:
     @property
     def exact(self) -> bool:
         return self.manifest.ann == "flat"
+
+    def _database(self) -> Path:
+        return self.store.path
 
     def candidates(self, queries: np.ndarray, k: int) -> np.ndarray:
         return self.finder.search(queries, k)[1]
@@ -134,6 +162,7 @@ class LocalSnapshot:
         return self.store.skipped()
 
 
+@_sqlite_errors_as_corrupt
 class LocalBackend:
     """An index in a folder (see the module docstring and :class:`~.backend.Backend`)."""
 
@@ -141,6 +170,11 @@ class LocalBackend:
         self.directory = directory
         self._snapshot: LocalSnapshot | None = None
         self._reload_lock = threading.Lock()
+
+    def _database(self) -> Path:
+        if self._snapshot is not None:
+            return self._snapshot.store.path
+        return self.directory / "store" / DATABASE
 
     def snapshot(self) -> LocalSnapshot:
         """The live state, reloaded first if another writer committed since.
@@ -235,6 +269,7 @@ class LocalBackend:
             self._snapshot.store.close()
 
 
+@_sqlite_errors_as_corrupt
 class LocalTransaction:
     """A write in progress: the live database inside one open transaction (or, for
     a build afresh, a new database) and the next generation's finder, staged in a
@@ -306,6 +341,9 @@ class LocalTransaction:
         shutil.rmtree(self.tmp, ignore_errors=True)  # gone already if committed
 
     # -- what the writer reads and changes ----------------------------------------
+
+    def _database(self) -> Path:
+        return self.directory / self.database
 
     @property
     def _db(self) -> Store:

@@ -537,6 +537,16 @@ def test_corrupt_index_files_give_a_clear_error(
         Index.open(idx.directory, encoder=fake_encoder)
 
 
+def test_a_database_damaged_while_open_gives_a_clear_error(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    idx = _build(corpus, tmp_path, fake_encoder)
+    assert idx.search("apples", k=1)
+    _database(idx.directory).write_bytes(b"garbage" * 2000)
+    with pytest.raises(IndexCorruptError, match=r"passages.sqlite is unreadable .*rebuild with"):
+        idx.search("apples", k=1)
+
+
 def test_check_reports_an_unreadable_database(
     corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
 ) -> None:
