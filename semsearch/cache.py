@@ -5,12 +5,17 @@ folder) and outlives it: a file removed and added back, a rebuild with
 other chunking that yields the same passages, or a switch back to an earlier
 model all reuse what was computed. Keys hash the encoder's identity (name,
 weights fingerprint, prompts, truncation) with the exact text embedded.
+
+It is only a cache: a damaged file is set aside (``embeddings.sqlite.damaged``),
+with a warning, and a new one is started; nothing else is lost.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,15 +26,17 @@ import numpy as np
 from .store import PAGE_SIZE, matrix_of, to_blob
 
 CACHE = "embeddings.sqlite"
+log = logging.getLogger("semsearch")
 
 
 class EmbeddingCache:
     def __init__(self, path: Path, encoder_spec: dict[str, Any]) -> None:
-        self._db = sqlite3.connect(path)
-        self._db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # new files only
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID"
-        )
+        self._path = path
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            self._set_aside(exc)
+            self._db = self._open()
         identity = {
             k: encoder_spec.get(k)
             for k in ("name", "dim", "fingerprint", "prompts", "max_seq_length")
@@ -37,11 +44,48 @@ class EmbeddingCache:
         self._salt = json.dumps(identity, sort_keys=True).encode()
         self._dim = int(encoder_spec["dim"])
 
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path)
+        try:
+            db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # new files only
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)"
+                " WITHOUT ROWID"
+            )
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _set_aside(self, exc: sqlite3.DatabaseError) -> None:
+        """Move a damaged cache out of the way (kept for a look) and start afresh."""
+        if getattr(self, "_db", None) is not None:
+            self._db.close()
+        aside = self._path.with_name(self._path.name + ".damaged")
+        os.replace(self._path, aside)
+        for journal in (f"{self._path}-journal", f"{self._path}-wal", f"{self._path}-shm"):
+            if os.path.exists(journal):
+                os.remove(journal)
+        log.warning(
+            "the embedding cache %s is damaged (%s); set aside as %s, a new one is started",
+            self._path,
+            exc,
+            aside.name,
+        )
+
     def _key(self, text: str) -> bytes:
         return hashlib.sha256(self._salt + b"\0" + text.encode()).digest()
 
     def embed(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """Vectors of ``texts``: cached ones looked up, the rest encoded (one call) and stored."""
+        try:
+            return self._embed(texts, encode)
+        except sqlite3.DatabaseError as exc:  # damage found past the first page
+            self._set_aside(exc)
+            self._db = self._open()
+            return self._embed(texts, encode)
+
+    def _embed(self, texts: Sequence[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         keys = [self._key(t) for t in texts]
         found: dict[bytes, bytes] = {}
         for i in range(0, len(keys), 500):

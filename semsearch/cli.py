@@ -6,6 +6,7 @@ from the library become one line on stderr and exit status 1.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -450,15 +451,28 @@ def _emit(result: object, out: Path | None, as_json: bool, quiet: bool) -> None:
         typer.echo(render.to_text(result), nl=False)  # type: ignore[arg-type]
 
 
+INTERRUPTED = 130
+"""The exit status of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT)."""
+
+
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn library errors into one line on stderr and exit status 1."""
+    """Turn library errors into one line on stderr and exit status 1, and an
+    interruption into one line and 130 (a write in progress is rolled back)."""
     try:
         yield
     except SemsearchError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted; the index is as it was before", err=True)
+        raise typer.Exit(INTERRUPTED) from None
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a command as Ctrl-C does: cleanly
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     app()

@@ -7,6 +7,7 @@ that other front ends (a server) can shape the same data the same way.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -90,7 +91,34 @@ def print_json(data: object) -> None:
 def reporter(
     quiet: bool,
 ) -> Iterator[tuple[Callable[[int, int], None] | None, Callable[[Skipped], None] | None]]:
-    """Progress bar (on a terminal) or a few status lines (in a pipe), on stderr."""
+    """Progress bar (on a terminal) or a few status lines (in a pipe), on stderr;
+    warnings the library logs shown as ``warning: ...`` lines (none with ``quiet``)."""
+    with _warnings(quiet), _progress(quiet) as shown:
+        yield shown
+
+
+@contextmanager
+def _warnings(quiet: bool) -> Iterator[None]:
+    logger = logging.getLogger("semsearch")
+    handler = logging.NullHandler() if quiet else _Echo()
+    logger.addHandler(handler)
+    logger.propagate, before = False, logger.propagate
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = before
+
+
+class _Echo(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(f"warning: {record.getMessage()}", err=True)
+
+
+@contextmanager
+def _progress(
+    quiet: bool,
+) -> Iterator[tuple[Callable[[int, int], None] | None, Callable[[Skipped], None] | None]]:
     if quiet:
         yield None, None
         return

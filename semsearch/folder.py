@@ -26,7 +26,7 @@ from pathlib import Path
 from .errors import InputError, NotAnIndexError
 
 MANIFEST = "manifest.json"
-OWN_ENTRY = re.compile(r"(gen|store)-\d{6}|embeddings\.sqlite")
+OWN_ENTRY = re.compile(r"(gen|store)-\d{6}|embeddings\.sqlite(\.damaged)?")
 """Names semsearch writes in an index folder (besides the manifest and hidden files)."""
 
 
@@ -93,7 +93,7 @@ def stamp(directory: Path) -> tuple[int, int] | None:
     """Identifies the ``manifest.json`` in place: every write replaces the file."""
     try:
         stat = (directory / MANIFEST).stat()
-    except FileNotFoundError:
+    except OSError:  # none, or the "folder" is a file: reading the manifest says which
         return None
     return stat.st_ino, stat.st_mtime_ns
 

@@ -299,7 +299,10 @@ def update(
             pass  # created afresh below
         else:
             return idx, idx.add(paths, prune=prune, progress=progress, on_skip=on_skip)
-    return _create(paths, directory, chosen, chunking, index_type, progress, on_skip)
+    # no index to add to: created from paths, but as an addition, so that a writer
+    # that created it meanwhile (another `semsearch index`) keeps what it added
+    exact = current is not None or rebuild
+    return _create(paths, directory, chosen, chunking, index_type, progress, on_skip, exact)
 
 
 def _create(
@@ -310,13 +313,12 @@ def _create(
     index_type: str | None,
     progress: Progress | None,
     on_skip: OnSkip | None,
+    exact: bool = True,
 ) -> tuple[Index, Changes]:
     if index_type is not None:
         check_index_type(index_type)
     backend = open_backend(directory)
-    request = WriteRequest(
-        list(paths), encoder, chunking or ChunkingConfig(), index_type, exact=True
-    )
+    request = WriteRequest(list(paths), encoder, chunking or ChunkingConfig(), index_type, exact)
     try:
         changes = write_files(backend, request, progress, on_skip)
         idx = Index(backend, encoder)

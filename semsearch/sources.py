@@ -8,7 +8,7 @@ they are), so ``read_text(path)[start:end]`` is exactly a hit's text.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,30 +37,43 @@ def discover(paths: Iterable[str | Path], *, require_files: bool = True) -> list
     paths = list(paths)
     found = {full for full, _ in _listing(paths)}
     if require_files:
-        _require_some(found, paths)
+        require_some(found, paths)
     return in_order(found)
 
 
 def file_states(
-    paths: Iterable[str | Path], *, require_files: bool = False
+    paths: Iterable[str | Path],
+    *,
+    require_files: bool = False,
+    on_skip: Callable[[Skipped], None] | None = None,
 ) -> dict[str, tuple[int, int]]:
     """(size, mtime_ns) of each text file :func:`discover` would find, by resolved path.
 
     What an index compares with its records to tell whether anything changed,
     without sorting or building ``Path`` objects. A missing path is an error,
-    and so is finding no file at all with ``require_files``.
+    and so is finding no file at all with ``require_files``. Broken links, link
+    loops and files that vanish meanwhile are left out, told to ``on_skip``.
     """
     paths = list(paths)
     states: dict[str, tuple[int, int]] = {}
-    for full, entry in _listing(paths):
-        stat = entry.stat()
+    for full, entry in _listing(paths, on_skip):
+        try:
+            stat = entry.stat()
+        except OSError as exc:
+            _report(on_skip, Path(full), f"cannot be read ({exc.strerror})")
+            continue
         states[full] = (stat.st_size, stat.st_mtime_ns)
     if require_files:
-        _require_some(states, paths)
+        require_some(states, paths)
     return states
 
 
-def _require_some(found: Collection[str], paths: list[str | Path]) -> None:
+def _report(on_skip: Callable[[Skipped], None] | None, path: Path, reason: str) -> None:
+    if on_skip is not None:
+        on_skip(Skipped(path, reason))
+
+
+def require_some(found: Collection[str], paths: list[str | Path]) -> None:
     if not found:
         shown = ", ".join(str(p) for p in paths) or "(nothing)"
         suffixes = " ".join(sorted(TEXT_SUFFIXES))
@@ -72,16 +85,23 @@ def in_order(paths: Iterable[str]) -> list[Path]:
     return [Path(p) for p in sorted(paths, key=lambda p: p.split(os.sep))]
 
 
-def _listing(paths: Iterable[str | Path]) -> Iterator[tuple[str, Path | os.DirEntry]]:
+def _listing(
+    paths: Iterable[str | Path], on_skip: Callable[[Skipped], None] | None = None
+) -> Iterator[tuple[str, Path | os.DirEntry]]:
     """(resolved path, something to ``stat``) of each text file under ``paths``."""
     for raw in paths:
         path = Path(raw).expanduser()
-        if not path.exists():
-            raise InputError(f"no such file or folder: {raw}")
-        if path.is_file():
-            yield str(path.resolve()), path
+        try:
+            if not path.exists():
+                raise InputError(f"no such file or folder: {raw}")
+            is_file = path.is_file()
+            full = str(path.resolve())
+        except OSError as exc:  # a link loop named directly
+            raise InputError(f"cannot read {raw}: {exc.strerror}") from None
+        if is_file:
+            yield full, path
         else:
-            yield from _walk(path)
+            yield from _walk(path, on_skip)
 
 
 def is_under(path: str, roots: Iterable[str]) -> bool:
@@ -89,7 +109,9 @@ def is_under(path: str, roots: Iterable[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
-def _walk(folder: Path | str) -> Iterator[tuple[str, os.DirEntry]]:
+def _walk(
+    folder: Path | str, on_skip: Callable[[Skipped], None] | None = None
+) -> Iterator[tuple[str, os.DirEntry]]:
     """Resolved paths (with their directory entries) of the text files under
     ``folder``, hidden ones left out.
 
@@ -97,7 +119,8 @@ def _walk(folder: Path | str) -> Iterator[tuple[str, os.DirEntry]]:
     each, and ``realpath`` runs once a folder (and per linked file), not once
     a file: a folder of 100,000 files is listed in about a second. Linked
     folders are not entered (as with ``Path.rglob``), so a link loop cannot
-    trap the walk; unreadable folders are passed over.
+    trap the walk; unreadable folders are passed over. A text file's link that
+    leads nowhere (broken, or a loop) is told to ``on_skip`` and left out.
     """
     real = os.path.realpath(folder)
     try:
@@ -109,14 +132,19 @@ def _walk(folder: Path | str) -> Iterator[tuple[str, os.DirEntry]]:
         if entry.name.startswith("."):
             continue
         if entry.is_dir(follow_symlinks=False):
-            yield from _walk(entry.path)
-        elif os.path.splitext(entry.name)[1].lower() in TEXT_SUFFIXES and entry.is_file():
-            full = (
-                os.path.realpath(entry.path)
-                if entry.is_symlink()
-                else os.path.join(real, entry.name)
-            )
-            yield full, entry
+            yield from _walk(entry.path, on_skip)
+        elif os.path.splitext(entry.name)[1].lower() in TEXT_SUFFIXES:
+            if not entry.is_symlink():
+                if entry.is_file(follow_symlinks=False):
+                    yield os.path.join(real, entry.name), entry
+                continue
+            try:
+                os.stat(entry.path)  # follows the link: fails if broken or a loop
+            except OSError as exc:
+                _report(on_skip, Path(entry.path), f"a link that leads nowhere ({exc.strerror})")
+                continue
+            if entry.is_file():
+                yield os.path.realpath(entry.path), entry
 
 
 def read_input(path: str | Path, what: str) -> str:

@@ -21,7 +21,7 @@ from .chunking import ChunkingConfig, chunk, collapse_spaces, sentences
 from .encoders import Encoder
 from .errors import InputError, UnreadableFileError
 from .records import DocumentRecord
-from .sources import Skipped, file_states, in_order, is_under, read_text
+from .sources import Skipped, file_states, in_order, is_under, read_text, require_some
 
 ENCODE_BATCH = 64
 """Passages handed to the encoder at a time (the progress bar's step)."""
@@ -74,16 +74,21 @@ def write_files(
 
     Unchanged files (same size and modification time as recorded) are not
     read; unchanged passages are not embedded again. Raises :class:`InputError`
-    if an exact write would leave no document, leaving the index untouched.
+    if an exact write or a first one finds no file or would leave no document,
+    leaving the index untouched.
     """
-    wanted = file_states(request.paths, require_files=request.exact)
+    unreachable: list[Skipped] = []  # broken links, loops: said, not recorded
+    wanted = file_states(request.paths, on_skip=unreachable.append)
     roots = roots_of(request.paths)
     spec = request.encoder.spec()
     with backend.write(spec, request.chunking, request.index_type, rebuild=request.exact) as txn:
+        if request.exact or txn.base is None:
+            require_some(wanted, request.paths)
         before = txn.base.sources if txn.base else []
         sources = roots if request.exact else list(dict.fromkeys([*before, *roots]))
         known = txn.file_states()
         files, unusable, unchanged = partition(wanted, known, txn.skipped())
+        unusable += unreachable
         if (
             not request.exact
             and txn.base is not None
@@ -101,7 +106,7 @@ def write_files(
             txn.drop_skipped(vanished(known, wanted, roots) if request.prune else [])
         txn.remove_documents(gone)
         changes.removed = gone
-        if request.exact and txn.documents_count() == 0:
+        if (request.exact or txn.base is None) and txn.documents_count() == 0:
             _raise_nothing_indexed(roots, changes)
         txn.commit(sources)
     return changes
