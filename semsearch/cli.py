@@ -6,22 +6,18 @@ from the library become one line on stderr and exit status 1.
 
 from __future__ import annotations
 
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from . import console
-from .errors import IndexNotFoundError, SemsearchError
+from . import console, entry, options
+from .errors import SemsearchError
 
 if TYPE_CHECKING:
     from .index import Index
 
-DEMO_SOURCES = Path("seeds")
 
 app = typer.Typer(
     name="semsearch",
@@ -39,61 +35,30 @@ app = typer.Typer(
 IndexDir = Annotated[
     Path | None,
     typer.Option(
-        "--index",
-        envvar="SEMSEARCH_INDEX",
-        help="Index folder (default: index/, or $SEMSEARCH_INDEX).",
+        *options.INDEX.flags,
+        envvar=options.INDEX.envvar,
+        help=options.INDEX.help,
         show_default=False,
     ),
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr.")]
-Mode = Annotated[
-    str,
-    typer.Option(
-        "--mode",
-        help="hybrid (meaning, words and names), dense (meaning only) or lexical (words and names).",
-    ),
-]
+Json = Annotated[bool, typer.Option(*options.JSON.flags, help=options.JSON.help)]
+Quiet = Annotated[bool, typer.Option(*options.QUIET.flags, help=options.QUIET.help)]
+Mode = Annotated[str, typer.Option(*options.MODE.flags, help=options.MODE.help)]
 
 
-@app.command()
+@app.command(help=options.ASK)
 def ask(
-    question: Annotated[str, typer.Argument(help="What you want to know, in any language.")],
-    k: Annotated[int, typer.Option("-k", "--top", help="How many passages to show.")] = 5,
+    question: Annotated[str, typer.Argument(help=options.QUESTION)],
+    k: Annotated[int, typer.Option(*options.TOP.flags, help=options.TOP.help)] = 5,
     index: IndexDir = None,
     as_json: Json = False,
     refresh: Annotated[
-        bool,
-        typer.Option(
-            help="Re-index changed source files first (and build from seeds/ if there is no index)."
-        ),
+        bool, typer.Option(*options.REFRESH.flags, help=options.REFRESH.help)
     ] = True,
     mode: Mode = "hybrid",
     quiet: Quiet = False,
 ) -> None:
-    """Find the passages that answer QUESTION; the sentence that best answers it is emphasised."""
-    from .index import Index
-    from .ranking import check_mode
-    from .retrieve import check_query
-
-    with _errors():
-        check_query([question], k)
-        check_mode(mode)
-        with console.reporter(quiet) as (progress, on_skip):
-            try:
-                idx = Index.open(index)
-            except IndexNotFoundError:
-                if not (refresh and DEMO_SOURCES.is_dir()):
-                    raise
-                idx = Index.create([DEMO_SOURCES], index, progress=progress, on_skip=on_skip)
-            else:
-                if refresh:
-                    idx.sync(progress=progress, on_skip=on_skip)
-        hits = idx.search(question, k=k, mode=mode)
-    if as_json:
-        console.print_json({"query": question, "hits": [h.to_dict(Path.cwd()) for h in hits]})
-    else:
-        console.print_hits(hits)
+    entry.ask(question, k, index, as_json, refresh, mode, quiet)
 
 
 @app.command("index")
@@ -174,7 +139,7 @@ def index_cmd(
 
     directory = index_dir(index)
     started = time.perf_counter()
-    with _errors():
+    with console.errors():
         sizes = {"max_chars": max_chars, "min_chars": min_chars, "overlap_chars": overlap}
         options = EncoderOptions(device, batch_size, max_seq_length)
         with console.reporter(quiet) as (progress, on_skip):
@@ -187,7 +152,7 @@ def index_cmd(
                 index_type=index_type,
                 prune=prune,
                 rebuild=rebuild,
-                default_sources=[DEMO_SOURCES],
+                default_sources=[entry.DEMO_SOURCES],
                 progress=progress,
                 on_skip=on_skip,
             )
@@ -211,7 +176,7 @@ def remove(
     quiet: Quiet = False,
 ) -> None:
     """Remove documents (and their vectors) from the index; the files are not touched."""
-    with _errors():
+    with console.errors():
         idx = _open(index, None)
         changes = idx.remove(paths)
     if as_json:
@@ -225,7 +190,7 @@ def check(index: IndexDir = None, as_json: Json = False) -> None:
     """Verify the index: vectors and passages in step, database sound, sources unchanged."""
     from .check import check_index
 
-    with _errors():
+    with console.errors():
         report = check_index(index)
     if as_json:
         console.print_json(vars(report) | {"ok": not report.problems})
@@ -248,7 +213,7 @@ def info(index: IndexDir = None, as_json: Json = False) -> None:
     """Show what an index holds and which encoder built it."""
     from .index import Index
 
-    with _errors():
+    with console.errors():
         idx = Index.open(index)
     data = console.info_data(idx)
     if as_json:
@@ -281,7 +246,7 @@ def eval_cmd(
     from .evaluate import evaluate, read_qrels, table
     from .ranking import MODES, check_mode
 
-    with _errors():
+    with console.errors():
         modes = tuple(mode or MODES)
         for m in modes:
             check_mode(m)
@@ -367,7 +332,7 @@ def report_queries(
     """Answer every question in a file with one batched search."""
     from . import report
 
-    with _errors():
+    with console.errors():
         questions = report.read_questions(questions_file)
         idx = _open(index, out)
         _stage(quiet, f"searching {len(questions)} questions")
@@ -393,7 +358,7 @@ def report_duplicates(
     """Find passages repeated within and across documents, and how similar documents are."""
     from . import report
 
-    with _errors():
+    with console.errors():
         idx = _open(index, out)
         result = report.near_duplicates(idx, threshold, stage=lambda s: _stage(quiet, s))
         _emit(result, out, as_json, quiet)
@@ -417,7 +382,7 @@ def report_compare(
     """Align the passages of two documents: which paragraph of A says what paragraph of B says."""
     from . import report
 
-    with _errors():
+    with console.errors():
         result = report.compare(_open(index, out), file_a, file_b, threshold)
         _emit(result, out, as_json, quiet)
 
@@ -449,30 +414,3 @@ def _emit(result: object, out: Path | None, as_json: bool, quiet: bool) -> None:
         console.print_json(render.to_data(result))  # type: ignore[arg-type]
     elif out is None:
         typer.echo(render.to_text(result), nl=False)  # type: ignore[arg-type]
-
-
-INTERRUPTED = 130
-"""The exit status of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT)."""
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn library errors into one line on stderr and exit status 1, and an
-    interruption into one line and 130 (a write in progress is rolled back)."""
-    try:
-        yield
-    except SemsearchError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted; the index is as it was before", err=True)
-        raise typer.Exit(INTERRUPTED) from None
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM ends a command as Ctrl-C does: cleanly
-
-
-def main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
-    app()

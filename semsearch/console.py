@@ -1,7 +1,9 @@
-"""What the CLI shows: hits on a terminal or in a pipe, summaries, progress, JSON.
+"""What the CLI shows: hits on a terminal or in a pipe, summaries, progress, JSON,
+errors as one line.
 
 Kept apart from the commands so that each command stays a few lines, and so
-that other front ends (a server) can shape the same data the same way.
+that other front ends (a server) can shape the same data the same way. It does
+not import typer: ``semsearch ask`` prints through it on its quick path.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import typer
-
+from .errors import SemsearchError
 from .records import display_path
 
 if TYPE_CHECKING:
@@ -59,32 +60,58 @@ def summary(changes: Changes) -> str:
     )
 
 
+INTERRUPTED = 130
+"""The exit status of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT)."""
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    print(text, file=sys.stderr if err else sys.stdout)
+
+
+def _style(text: str, *codes: int) -> str:
+    return f"\x1b[{';'.join(map(str, codes))}m{text}\x1b[0m"
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """Turn library errors into one line on stderr and exit status 1, and an
+    interruption into one line and 130 (a write in progress is rolled back)."""
+    try:
+        yield
+    except SemsearchError as exc:
+        echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        echo("interrupted; the index is as it was before", err=True)
+        raise SystemExit(INTERRUPTED) from None
+
+
 def print_hits(hits: list[Hit]) -> None:
     cwd = Path.cwd()
     if not hits:
-        typer.echo("no passages match")
+        echo("no passages match")
         return
     tty = sys.stdout.isatty()
     for hit in hits:
         d = hit.to_dict(cwd)
         head = f"{hit.rank}. {hit.score:.3f}  {d['source']}:{hit.start}-{hit.end}"
-        typer.echo(typer.style(head, bold=True) if tty else head)
+        echo(_style(head, 1) if tty else head)
         before, after = hit.text[: hit.highlight[0]], hit.text[hit.highlight[1] :]
         best = " ".join(hit.highlighted.split())
         if before.strip() or after.strip():  # a one-sentence passage needs no emphasis
             # bold and underlined on a terminal; marked where styles do not show
-            best = typer.style(best, bold=True, underline=True) if tty else f"»{best}«"
-        typer.echo(
+            best = _style(best, 1, 4) if tty else f"»{best}«"
+        echo(
             "   "
             + " ".join(p for p in (" ".join(before.split()), best, " ".join(after.split())) if p)
         )
         for extra in d["occurrences"][1:]:
-            typer.echo(f"   (also at {extra['source']}:{extra['start']}-{extra['end']})")
-        typer.echo()
+            echo(f"   (also at {extra['source']}:{extra['start']}-{extra['end']})")
+        echo()
 
 
 def print_json(data: object) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @contextmanager
@@ -112,7 +139,7 @@ def _warnings(quiet: bool) -> Iterator[None]:
 
 class _Echo(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        typer.echo(f"warning: {record.getMessage()}", err=True)
+        echo(f"warning: {record.getMessage()}", err=True)
 
 
 @contextmanager
@@ -125,24 +152,36 @@ def _progress(
 
     def on_skip(skipped: Skipped) -> None:
         shown = display_path(str(skipped.path), Path.cwd())
-        typer.echo(f"warning: skipped {shown}: {skipped.reason}", err=True)
+        echo(f"warning: skipped {shown}: {skipped.reason}", err=True)
 
     if not sys.stderr.isatty():
 
         def progress(done: int, total: int) -> None:
             if done == 0:
-                typer.echo(f"embedding {total} passages...", err=True)
+                echo(f"embedding {total} passages...", err=True)
 
         yield progress, on_skip
         return
 
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(f"{task.speed:.1f} passages/s" if task.speed else "")
 
     bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
+        Rate(),
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,

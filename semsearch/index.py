@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import Backend, Snapshot, open_backend
+from .cache import QueryVectors
 from .chunking import ChunkingConfig
 from .encoders import Encoder, EncoderOptions, check_compatible, encoder_from_spec, load_encoder
 from .errors import IndexCorruptError, IndexNotFoundError, InputError, SemsearchError
@@ -54,6 +55,7 @@ class Index:
         self.directory = backend.directory
         self.encoder = encoder
         self.retrieval = retrieval or Retrieval()
+        self._questions = QueryVectors(encoder)
         self._write_lock = threading.Lock()
         self._checked: Snapshot | None = None  # the state last found to match the encoder
 
@@ -199,7 +201,7 @@ class Index:
         if mode == "lexical":
             matrix = np.zeros((len(queries), snapshot.manifest.dim), dtype=np.float32)
         else:
-            matrix = self.encoder.encode_queries(queries)
+            matrix = self._questions.embed(queries)
         return retrieve(snapshot, queries, matrix, k, mode, self.retrieval)
 
     # -- whole-collection access, for reports --------------------------------------

@@ -22,6 +22,9 @@ import numpy as np
 from .errors import IndexCorruptError
 from .folder import rebuild_hint
 from .manifest import Manifest
+from .threads import all_cores, one_thread_per_search
+
+one_thread_per_search(faiss)
 
 VECTORS = "vectors.faiss"
 """The finder file of an exact (flat) index."""
@@ -191,10 +194,11 @@ def build_finder(ids: np.ndarray, vectors: np.ndarray, kind: str) -> faiss.Index
         raise ValueError(f"no approximate index of type {kind!r}")
     ann = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
     sample = vectors if count <= 200_000 else vectors[:: max(1, count // 200_000)]
-    ann.train(np.ascontiguousarray(sample))
-    if kind == "hnsw":
-        ann = faiss.IndexIDMap(ann)
-    ann.add_with_ids(vectors, ids)
+    with all_cores(faiss):
+        ann.train(np.ascontiguousarray(sample))
+        if kind == "hnsw":
+            ann = faiss.IndexIDMap(ann)
+        ann.add_with_ids(vectors, ids)
     tune(ann)
     return ann
 

@@ -211,8 +211,10 @@ class _QueriesOnly:
 
     def __init__(self, encoder) -> None:
         self.encoder, self.name, self.dim = encoder, encoder.name, encoder.dim
+        self.questions: list[str] = []
 
     def encode_queries(self, texts):
+        self.questions += texts
         return self.encoder.encode_queries(texts)
 
     def encode_passages(self, texts):
@@ -226,6 +228,20 @@ def test_opening_reads_the_manifest_and_embeds_nothing(seeds_index: Index) -> No
     again = Index.open(seeds_index.directory, encoder=_QueriesOnly(seeds_index.encoder))
     assert again.search(QAIM, k=1)[0].passage_id == seeds_index.search(QAIM, k=1)[0].passage_id
     assert again.sync().embedded == 0 and len(again) == len(seeds_index)
+
+
+def test_a_repeated_question_costs_no_model_call_and_gets_the_same_answer(
+    seeds_index: Index,
+) -> None:
+    counting = _QueriesOnly(seeds_index.encoder)
+    idx = Index.open(seeds_index.directory, encoder=counting)
+    first = idx.search_many(QUESTIONS[:3], k=5)
+    assert counting.questions == QUESTIONS[:3]  # one call for the batch
+    again = idx.search_many([QUESTIONS[1], f"  {QUESTIONS[0]}\n"], k=5, mode="dense")
+    assert counting.questions == QUESTIONS[:3]  # both from the cache
+    assert idx.search(QUESTIONS[2], k=5) == first[2]
+    fresh = Index.open(seeds_index.directory)  # a miss gives exactly what a hit gives
+    assert fresh.search_many([QUESTIONS[1], QUESTIONS[0]], k=5, mode="dense") == again
 
 
 # -- persistence and bad input, with a fake encoder for speed -----------------

@@ -74,7 +74,12 @@ def test_reopening_recreates_the_model_from_the_manifest(st_index: Index) -> Non
     again = Index.open(st_index.directory)
     assert again.encoder.name == f"st:{MODEL}"
     q = "which Italian mountain erupts often"
-    assert again.search(q, k=3) == st_index.search(q, k=3)
+    # a batch pads its questions to the longest: its vectors may differ from a single
+    # question's in the last float digits (st_index embedded q in a batch above)
+    shown = [
+        [(h.passage_id, round(h.score, 5)) for h in i.search(q, k=3)] for i in (again, st_index)
+    ]
+    assert shown[0] == shown[1]
 
 
 def test_vectors_are_normalised_float32() -> None:

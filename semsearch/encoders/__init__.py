@@ -12,11 +12,9 @@ ever searched with an encoder whose spec agrees with it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +108,9 @@ class EncoderInfo:
 
 def available_encoders() -> list[EncoderInfo]:
     """What can encode here, found without importing torch or loading a model."""
+    import importlib.util
+    from importlib import metadata
+
     found = [EncoderInfo(DEFAULT_ENCODER, "bundled multilingual-e5-small, 4-bit (default)", True)]
     try:
         st_version = metadata.version("sentence-transformers")
