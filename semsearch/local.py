@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,22 +33,21 @@ from . import faults
 from .backend import DENSE_CANDIDATES, Audit, FileStates, SkippedFiles
 from .chunking import ChunkingConfig
 from .errors import IndexCorruptError, IndexNotFoundError
+from .exact import ExactFinder
 from .folder import locked, next_number, rebuild_hint, remove_unused, stamp
-from .manifest import Manifest, manifest_json, parse_manifest, read_manifest, write_manifest
+from .manifest import (
+    Manifest,
+    manifest_json,
+    parse_manifest,
+    read_manifest,
+    resolve_type,
+    write_manifest,
+)
 from .records import DocumentRecord, Location, Passage
 from .store import Store
-from .vectors import (
-    Finder,
-    FinderWrite,
-    build_finder,
-    load_finder,
-    next_finder,
-    range_search_vectors,
-    resolve_type,
-    save_finder,
-    search_vectors,
-    vector_ids,
-)
+
+if TYPE_CHECKING:
+    from .vectors import Finder  # FAISS: imported only by approximate indexes and writes
 
 DATABASE = "passages.sqlite"
 
@@ -87,13 +86,9 @@ class LocalSnapshot:
 
     manifest: Manifest
     store: Store
-    finder: Finder
+    finder: Finder | ExactFinder
     version: int
     stamp: tuple[int, int] | None
-
-    @property
-    def exact(self) -> bool:
-        return self.manifest.ann == "flat"
 
     def _database(self) -> Path:
         return self.store.path
@@ -106,10 +101,10 @@ class LocalSnapshot:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Exact by default (reports compare every pair faithfully). ``approximate``
         takes the approximate index's candidates, rescored with the exact vectors."""
-        if self.exact:
-            return search_vectors(self.finder.main, queries, k)
+        if isinstance(self.finder, ExactFinder):
+            return self.finder.nearest(queries, k)
         if not approximate:
-            return search_vectors(self._exact_finder(), queries, k)
+            return self._exact_finder().nearest(queries, k)
         pool = self.candidates(queries, max(k, DENSE_CANDIDATES))
         k = min(k, pool.shape[1])
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
@@ -125,14 +120,13 @@ class LocalSnapshot:
     def within(
         self, queries: np.ndarray, threshold: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        finder = self.finder.main if self.exact else self._exact_finder()
-        return range_search_vectors(finder, queries, threshold)
+        finder = self.finder if isinstance(self.finder, ExactFinder) else self._exact_finder()
+        return finder.within(queries, threshold)
 
-    def _exact_finder(self) -> Any:
+    def _exact_finder(self) -> ExactFinder:
         """Exact search over every stored vector, for reports on an approximate index
-        (built in memory each time: 1.5 GB at a million passages)."""
-        ids, vectors = self.store.all_vectors(self.manifest.dim)
-        return build_finder(ids, vectors, "flat")
+        (read into memory each time: 1.5 GB at a million passages)."""
+        return ExactFinder(*self.store.all_vectors(self.manifest.dim), "")
 
     def vectors(self, ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
         return self.store.vectors(list(ids), self.manifest.dim)
@@ -235,11 +229,32 @@ class LocalBackend:
                 store.close()
         except sqlite3.DatabaseError as exc:
             return Audit({}, 0, 0, (f"{database} is unreadable ({exc})",))
+        if manifest.ann == "flat":  # the database's own vectors: nothing to disagree
+            found = passage_ids
+        else:
+            found = self._audit_finder(manifest, passage_ids, problems)
+        if missing := passage_ids - found:
+            problems.append(
+                f"{len(missing)} passages are not in the finder (e.g. id {min(missing)})"
+            )
+        if (manifest.documents, manifest.passages) != (len(documents), len(passage_ids)):
+            problems.append(
+                f"manifest says {manifest.documents} documents and {manifest.passages} passages, "
+                f"the database holds {len(documents)} and {len(passage_ids)}"
+            )
+        return Audit(documents, len(passage_ids), len(found), tuple(problems))
+
+    def _audit_finder(
+        self, manifest: Manifest, passage_ids: set[int], problems: list[str]
+    ) -> set[int]:
+        """The passage ids an approximate finder can find; its faults into ``problems``."""
+        from .vectors import load_finder, vector_ids
+
         try:
             finder = load_finder(self.directory, manifest)
         except (IndexCorruptError, OSError) as exc:
             problems.append(f"the finder of {manifest.generation} is unreadable ({exc})")
-            found = passage_ids
+            return passage_ids
         else:
             main = set(vector_ids(finder.main).tolist())
             delta = set(vector_ids(finder.delta).tolist()) if finder.delta is not None else set()
@@ -253,16 +268,7 @@ class LocalBackend:
                 problems.append(
                     f"{len(orphans)} vectors in the finder have no passage (e.g. id {min(orphans)})"
                 )
-        if missing := passage_ids - found:
-            problems.append(
-                f"{len(missing)} passages are not in the finder (e.g. id {min(missing)})"
-            )
-        if (manifest.documents, manifest.passages) != (len(documents), len(passage_ids)):
-            problems.append(
-                f"manifest says {manifest.documents} documents and {manifest.passages} passages, "
-                f"the database holds {len(documents)} and {len(passage_ids)}"
-            )
-        return Audit(documents, len(passage_ids), len(found), tuple(problems))
+        return found
 
     def close(self) -> None:
         if self._snapshot is not None:
@@ -282,7 +288,7 @@ class LocalTransaction:
         encoder_spec: dict[str, Any],
         chunking: ChunkingConfig | None,
         index_type: str | None,
-        live: Finder | None,
+        live: Finder | ExactFinder | None,
         rebuild: bool,
     ) -> None:
         self.directory = directory
@@ -414,17 +420,22 @@ class LocalTransaction:
         self.removed += self._db.drop_orphans()
         documents, passages, occurrences = self._db.counts()
         ann = resolve_type(self.index_type, passages)
-        write = FinderWrite(
-            self.directory, self.name, self.removed, self.added, self.encoder_spec["dim"]
-        )
         base = None if self.rebuild else self.base
-        finder, trained = next_finder(write, base, ann, passages, self, self.live)
+        if ann == "flat":  # the database's vectors: no FAISS
+            finder: Finder | ExactFinder = ExactFinder(*self.all_vectors(), self.name)
+            trained = 0
+        else:
+            from .vectors import FinderWrite, next_finder, save_finder
+
+            dim = self.encoder_spec["dim"]
+            write = FinderWrite(self.directory, self.name, self.removed, self.added, dim)
+            finder, trained = next_finder(write, base, ann, passages, self, self.live)
+            save_finder(finder, self.tmp, self.name)
         if finder.live != passages:
             raise IndexCorruptError(
                 f"internal error: {finder.live} vectors for {passages} passages; "
                 "nothing was written"
             )
-        save_finder(finder, self.tmp, ann, self.name)
         manifest = Manifest(
             generation=self.name,
             database=self.database,
@@ -439,7 +450,7 @@ class LocalTransaction:
             ann=ann,
             ann_trained=trained,
             ann_base="" if finder.origin == self.name else finder.origin,
-            ann_delta=finder.delta.ntotal if finder.delta is not None else 0,
+            ann_delta=finder.delta.ntotal if finder.delta is not None else 0,  # type: ignore[union-attr]
             ann_stale=finder.stale,
         )
         faults.point("commit")
@@ -462,7 +473,7 @@ class LocalTransaction:
         return manifest
 
 
-def _load(directory: Path, reuse: Sequence[Finder] = ()) -> LocalSnapshot:
+def _load(directory: Path, reuse: Sequence[Finder | ExactFinder] = ()) -> LocalSnapshot:
     """Open the live state, checking that its parts agree.
 
     A writer may commit, and delete the generation just read of, while this
@@ -473,7 +484,7 @@ def _load(directory: Path, reuse: Sequence[Finder] = ()) -> LocalSnapshot:
         mark = stamp(directory)  # before reading: a write meanwhile makes it differ
         store, manifest, version, passages = _open_store(directory)
         try:
-            finder = load_finder(directory, manifest, reuse=reuse)
+            finder = _finder(directory, manifest, store, reuse)
         except FileNotFoundError:
             store.close()
             if attempt == 2:
@@ -492,6 +503,22 @@ def _load(directory: Path, reuse: Sequence[Finder] = ()) -> LocalSnapshot:
             )
         return LocalSnapshot(manifest, store, finder, version, mark)
     raise AssertionError("unreachable")
+
+
+def _finder(
+    directory: Path, manifest: Manifest, store: Store, reuse: Sequence[Finder | ExactFinder]
+) -> Finder | ExactFinder:
+    """An exact index's vectors from its database; an approximate one's FAISS files."""
+    if manifest.ann == "flat":
+        try:
+            return ExactFinder(*store.all_vectors(manifest.dim), manifest.generation)
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(
+                f"{store.path} is unreadable ({exc}){rebuild_hint(directory)}"
+            ) from None
+    from .vectors import load_finder
+
+    return load_finder(directory, manifest, reuse=reuse)
 
 
 def _open_store(directory: Path) -> tuple[Store, Manifest, int, int]:

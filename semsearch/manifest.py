@@ -24,6 +24,27 @@ INDEX_TYPES = ("auto", "flat", "hnsw", "ivf")
 """How vectors are found: auto (exact while small), flat (exact), hnsw or ivf (approximate)."""
 
 
+AUTO_FLAT_BELOW = 20_000
+"""Below this many passages exact search is fast enough; above it `auto` picks IVF,SQ8.
+
+bench/ann.py on clustered 384-dim vectors, this 2-core machine (p50 per query,
+recall@10 against exact search):
+- 100k: IVF1264,SQ8 (nprobe 16) 0.21 ms at 0.985; HNSW32,SQ8 0.46 ms at 0.990;
+  exact flat 17.6 ms; numpy brute force 8.1 ms.
+- 1M: IVF4000,SQ8 0.63 ms at 0.978, 380 MB, opens in 0.43 s; HNSW32,SQ8 0.32 ms
+  but recall 0.767, 626 MB, 1.58 s to open; exact flat 186 ms; numpy 89 ms.
+The search path rescores the candidates with the exact vectors, which lifts
+the recall of whatever the approximate index returns.
+"""
+
+
+def resolve_type(kind: str, count: int) -> str:
+    """The index type to build for ``count`` vectors (``auto`` decides by size)."""
+    if kind == "auto":
+        return "flat" if count < AUTO_FLAT_BELOW else "ivf"
+    return kind
+
+
 def check_index_type(kind: str) -> None:
     if kind not in INDEX_TYPES:
         raise InputError(f"unknown index type {kind!r}; choose one of: {', '.join(INDEX_TYPES)}")

@@ -20,14 +20,13 @@ import faiss
 import numpy as np
 
 from .errors import IndexCorruptError
+from .exact import ExactFinder
 from .folder import rebuild_hint
 from .manifest import Manifest
 from .threads import all_cores, one_thread_per_search
 
 one_thread_per_search(faiss)
 
-VECTORS = "vectors.faiss"
-"""The finder file of an exact (flat) index."""
 ANN = "ann.faiss"
 """The finder file of an approximate (IVF, HNSW) index."""
 DELTA = "delta.faiss"
@@ -149,27 +148,8 @@ class Finder:
         return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
 
 
-AUTO_FLAT_BELOW = 20_000
-"""Below this many passages exact search is fast enough; above it `auto` picks IVF,SQ8.
-
-bench/ann.py on clustered 384-dim vectors, this 2-core machine (p50 per query,
-recall@10 against exact search):
-- 100k: IVF1264,SQ8 (nprobe 16) 0.21 ms at 0.985; HNSW32,SQ8 0.46 ms at 0.990;
-  exact flat 17.6 ms; numpy brute force 8.1 ms.
-- 1M: IVF4000,SQ8 0.63 ms at 0.978, 380 MB, opens in 0.43 s; HNSW32,SQ8 0.32 ms
-  but recall 0.767, 626 MB, 1.58 s to open; exact flat 186 ms; numpy 89 ms.
-The search path rescores the candidates with the exact vectors, which lifts
-the recall of whatever the approximate index returns.
-"""
 HNSW_EF_SEARCH = 64
 IVF_NPROBE = 16
-
-
-def resolve_type(kind: str, count: int) -> str:
-    """The index type to build for ``count`` vectors (``auto`` decides by size)."""
-    if kind == "auto":
-        return "flat" if count < AUTO_FLAT_BELOW else "ivf"
-    return kind
 
 
 def build_finder(ids: np.ndarray, vectors: np.ndarray, kind: str) -> faiss.Index:
@@ -232,31 +212,25 @@ def tune(ann: faiss.Index) -> None:
 # -- the finder's files, and what a write does to it -------------------------------
 
 
-def finder_file(ann: str) -> str:
-    """The name of a generation's FAISS file for an index of type ``ann``."""
-    return VECTORS if ann == "flat" else ANN
-
-
 def load_finder(
     directory: Path,
     manifest: Manifest,
     *,
     private: bool = False,
-    reuse: Sequence[Finder] = (),
+    reuse: Sequence[Finder | ExactFinder] = (),
 ) -> Finder:
-    """The finder a manifest names: its main FAISS file (from ``reuse`` when one
-    in memory came from the same folder; else memory-mapped where that saves
-    reading a large exact index, else read; ``private`` always reads it, to be
+    """The approximate finder a manifest names: its main FAISS file (from ``reuse``
+    when one in memory came from the same folder, unless ``private``: to be
     changed) and its delta.
 
     Raises FileNotFoundError if the generation is gone (a writer replaced it).
     """
     origin = manifest.ann_base or manifest.generation
-    main = next((f.main for f in reuse if f.origin == origin), None)
+    main = None
+    if not private:
+        main = next((f.main for f in reuse if isinstance(f, Finder) and f.origin == origin), None)
     if main is None:
-        large = manifest.passages >= AUTO_FLAT_BELOW
-        mmap = large and manifest.ann == "flat" and not private
-        main = _load_file(directory, origin, finder_file(manifest.ann), manifest.dim, mmap)
+        main = _load_file(directory, origin, ANN, manifest.dim, False)
         tune(main)
     delta = None
     if manifest.ann_delta:
@@ -276,11 +250,14 @@ def _load_file(directory: Path, generation: str, name: str, dim: int, mmap: bool
         raise IndexCorruptError(f"{exc}{rebuild_hint(directory)}") from None
 
 
-def save_finder(finder: Finder, folder: Path, ann: str, generation: str) -> None:
+def save_finder(finder: Finder | ExactFinder, folder: Path, generation: str) -> None:
     """Write what is new of ``finder`` into ``folder``: its main file if this
-    write made one (its origin is ``generation``), and its delta."""
+    write made one (its origin is ``generation``), and its delta. An exact finder
+    has no file: its vectors are the database's."""
+    if isinstance(finder, ExactFinder):
+        return
     if finder.origin == generation:
-        save_vectors(finder.main, folder / finder_file(ann))
+        save_vectors(finder.main, folder / ANN)
     if finder.delta is not None and finder.delta.ntotal:
         save_vectors(finder.delta, folder / DELTA)
 
@@ -315,22 +292,20 @@ def next_finder(
     kind: str,
     passages: int,
     source: VectorSource,
-    live: Finder | None,
-) -> tuple[Finder, int]:
+    live: Finder | ExactFinder | None,
+) -> tuple[Finder | ExactFinder, int]:
     """The live finder with a write's changes, or a new one; and the number of
     passages an approximate index was trained on.
 
     ``base`` is the manifest the write started from (None: build afresh).
-    Exact (flat) finders are small and simply changed. IVF takes the changes
-    into its delta (see :class:`Finder`), in time proportional to them.
+    An exact (flat) finder is the database's vectors, read again. IVF takes the
+    changes into its delta (see :class:`Finder`), in time proportional to them.
     Rebuilding, and retraining an approximate index (on a rebuild, when the
     type changed, when the collection has doubled since training, and for
     HNSW, which cannot remove) costs time in proportion to the whole.
     """
-    if base is not None and base.ann == kind == "flat":
-        finder = load_finder(write.directory, base, private=True)
-        update_finder(finder.main, write.removed, write.added, source.vectors_of(write.added))
-        return replace(finder, origin=write.generation), 0
+    if kind == "flat":
+        return ExactFinder(*source.all_vectors(), write.generation), 0
     if (
         base is not None
         and base.ann == kind == "ivf"
@@ -338,12 +313,11 @@ def next_finder(
     ):
         return _with_delta(write, base, source, live), base.ann_trained
     ids, vectors = source.all_vectors()
-    trained = 0 if kind == "flat" else passages
-    return Finder(build_finder(ids, vectors, kind), write.generation), trained
+    return Finder(build_finder(ids, vectors, kind), write.generation), passages
 
 
 def _with_delta(
-    write: FinderWrite, base: Manifest, source: VectorSource, live: Finder | None
+    write: FinderWrite, base: Manifest, source: VectorSource, live: Finder | ExactFinder | None
 ) -> Finder:
     """The live IVF finder with a write's changes in its delta; merged into a
     new main file once the delta and the stale vectors outgrow ``DELTA_SHARE``."""

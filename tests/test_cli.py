@@ -131,8 +131,8 @@ def test_no_index_and_no_seeds_says_how_to_build_one(tmp_path: Path, monkeypatch
 def test_a_corrupt_index_is_reported_and_kept(workdir: Path) -> None:
     assert runner.invoke(app, ["ask", QUESTION]).exit_code == 0
     manifest = workdir / "index" / "manifest.json"
-    gen = workdir / "index" / json.loads(manifest.read_text())["generation"]
-    (gen / "vectors.faiss").write_bytes(b"not faiss")
+    database = workdir / "index" / json.loads(manifest.read_text())["database"]
+    database.write_bytes(b"not a database" * 100)
     result = runner.invoke(app, ["ask", QUESTION])
     assert result.exit_code == 1 and "rebuild" in result.stderr
     rebuilt = runner.invoke(app, ["index"])
@@ -241,7 +241,7 @@ def test_check_reports_a_sound_index_then_a_desynchronised_one(workdir: Path) ->
     import faiss
     import numpy as np
 
-    assert runner.invoke(app, ["index", "seeds", "-q"]).exit_code == 0
+    assert runner.invoke(app, ["index", "seeds", "--index-type", "ivf", "-q"]).exit_code == 0
     ok = runner.invoke(app, ["check"])
     assert ok.exit_code == 0 and ok.stdout.startswith("ok: 5 documents, 55 passages, 55 vectors")
     (workdir / "seeds" / "001_354d3392e6522b73.txt").write_text("changed\n" * 30)
@@ -252,9 +252,9 @@ def test_check_reports_a_sound_index_then_a_desynchronised_one(workdir: Path) ->
         / "index"
         / json.loads((workdir / "index" / "manifest.json").read_text())["generation"]
     )
-    vectors = faiss.read_index(str(gen / "vectors.faiss"))
+    vectors = faiss.read_index(str(gen / "ann.faiss"))
     vectors.remove_ids(np.array([3], dtype=np.int64))
-    faiss.write_index(vectors, str(gen / "vectors.faiss"))
+    faiss.write_index(vectors, str(gen / "ann.faiss"))
     bad = runner.invoke(app, ["check"])
     assert bad.exit_code == 1
     assert "problem: 1 passages are not in the finder (e.g. id 3)" in bad.stdout

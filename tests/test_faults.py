@@ -287,24 +287,34 @@ DAMAGES = {
 }
 
 
+@pytest.fixture(scope="module")
+def template_ivf(template: Path) -> Path:
+    """The same index with an approximate finder (a FAISS file) instead of an exact one."""
+    args = ["index", "docs", "--index", "idx-ivf", "--index-type", "ivf", "-q"]
+    shutil.copytree(template / "idx", template / "idx-ivf")
+    assert _run(*args, "--rebuild", cwd=template).returncode == 0
+    return template
+
+
 def _index_file(index: Path, name: str) -> Path:
     manifest = json.loads((index / "manifest.json").read_text())
     return {
         "manifest.json": index / "manifest.json",
         "passages.sqlite": index / manifest["database"],
-        "vectors.faiss": index / manifest["generation"] / "vectors.faiss",
+        "ann.faiss": index / manifest["generation"] / "ann.faiss",
         "embeddings.sqlite": index / "embeddings.sqlite",
     }[name]
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
 @pytest.mark.parametrize(
-    "name", ["manifest.json", "passages.sqlite", "vectors.faiss", "embeddings.sqlite"]
+    "name", ["manifest.json", "passages.sqlite", "ann.faiss", "embeddings.sqlite"]
 )
 def test_a_damaged_index_file_is_one_line_and_a_rebuild_recovers(
-    work: Path, template: Path, name: str, damage: str
+    work: Path, template_ivf: Path, name: str, damage: str
 ) -> None:
-    shutil.copytree(template / "idx", work / "idx")
+    template = template_ivf
+    shutil.copytree(template / ("idx-ivf" if name == "ann.faiss" else "idx"), work / "idx")
     docs = str(template / "docs")
     path = _index_file(work / "idx", name)
     path.write_bytes(DAMAGES[damage](path.read_bytes()))

