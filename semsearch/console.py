@@ -9,7 +9,6 @@ not import typer: ``semsearch ask`` prints through it on its quick path.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,9 +20,8 @@ from .errors import SemsearchError
 from .records import display_path
 
 if TYPE_CHECKING:
-    from .index import Changes, Index
-    from .records import Hit
-    from .sources import Skipped
+    from .index import Index
+    from .records import Changes, Hit, Skipped
 
 
 def info_data(idx: Index) -> dict[str, object]:
@@ -126,8 +124,10 @@ def reporter(
 
 @contextmanager
 def _warnings(quiet: bool) -> Iterator[None]:
+    import logging
+
     logger = logging.getLogger("semsearch")
-    handler = logging.NullHandler() if quiet else _Echo()
+    handler = logging.NullHandler() if quiet else _echo_handler()
     logger.addHandler(handler)
     logger.propagate, before = False, logger.propagate
     try:
@@ -137,9 +137,14 @@ def _warnings(quiet: bool) -> Iterator[None]:
         logger.propagate = before
 
 
-class _Echo(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        echo(f"warning: {record.getMessage()}", err=True)
+def _echo_handler() -> Any:
+    import logging
+
+    class Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            echo(f"warning: {record.getMessage()}", err=True)
+
+    return Echo()
 
 
 @contextmanager

@@ -13,30 +13,23 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .backend import Backend, Snapshot, open_backend
-from .cache import QueryVectors
-from .chunking import ChunkingConfig
 from .encoders import Encoder, EncoderOptions, check_compatible, encoder_from_spec, load_encoder
 from .errors import IndexCorruptError, IndexNotFoundError, InputError, SemsearchError
 from .folder import index_dir
 from .manifest import Manifest, check_index_type, read_manifest, recorded_sources
+from .questions import QueryVectors
 from .ranking import check_mode
-from .records import Hit, Location, Passage
+from .records import Changes, Hit, Location, Passage
 from .retrieve import Retrieval, check_query, retrieve
-from .sources import file_states
-from .writer import (
-    Changes,
-    OnSkip,
-    Progress,
-    WriteRequest,
-    remove_files,
-    roots_of,
-    untouched,
-    write_files,
-)
+
+if TYPE_CHECKING:  # writing needs these; a question does not load them
+    from .chunking import ChunkingConfig
+    from .writer import OnSkip, Progress
 
 __all__ = ["Changes", "Index", "update"]
 
@@ -137,6 +130,8 @@ class Index:
         With ``prune``, indexed documents under ``paths`` whose files are gone are
         removed too. Documents elsewhere are left alone.
         """
+        from .writer import WriteRequest, write_files
+
         self._snapshot()  # refuses to write if another model rebuilt the index
         request = WriteRequest(list(paths), self.encoder, prune=prune)
         with self._write_lock:
@@ -144,6 +139,8 @@ class Index:
 
     def remove(self, paths: Iterable[str | Path]) -> Changes:
         """Drop the documents at or under ``paths`` (their vectors too)."""
+        from .writer import remove_files
+
         self._snapshot()
         with self._write_lock:
             return remove_files(self.backend, paths, self.encoder)
@@ -161,6 +158,8 @@ class Index:
         Looks at sizes and modification times only (no reading), so it is
         cheap enough to run before every question (about 0.8 s for 100,000 files).
         """
+        from .sources import file_states, roots_of, untouched
+
         roots = self._live_sources()
         if not roots:
             return False
@@ -283,6 +282,8 @@ def update(
     ``rebuild`` is set, or when the encoder or chunking differ from the index's;
     otherwise new and changed files are added (and gone ones removed with ``prune``).
     """
+    from .chunking import ChunkingConfig
+
     directory = index_dir(directory)
     current = _manifest_or_none(directory)
     recorded = current.sources if current else recorded_sources(directory)
@@ -317,6 +318,9 @@ def _create(
     on_skip: OnSkip | None,
     exact: bool = True,
 ) -> tuple[Index, Changes]:
+    from .chunking import ChunkingConfig
+    from .writer import WriteRequest, write_files
+
     if index_type is not None:
         check_index_type(index_type)
     backend = open_backend(directory)

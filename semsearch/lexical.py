@@ -38,6 +38,11 @@ _LATIN_STOPWORDS = frozenset(
 )
 
 
+def collapse_spaces(text: str) -> str:
+    """Collapse white space: the form of a passage or question that is embedded and hashed."""
+    return " ".join(text.split())
+
+
 def fold_spelling(text: str) -> str:
     """Fold the spelling variants of Arabic (and case) to one form."""
     text = _TASHKEEL.sub("", text.translate(_DIGITS))

@@ -15,7 +15,6 @@ database, and switching ``manifest.json`` to it is its moment.
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import sqlite3
@@ -23,14 +22,14 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import faults
-from .backend import DENSE_CANDIDATES, Audit, FileStates, SkippedFiles
+from .backend import Audit, FileStates, SkippedFiles
 from .chunking import ChunkingConfig
 from .errors import IndexCorruptError, IndexNotFoundError
 from .exact import ExactFinder
@@ -43,7 +42,8 @@ from .manifest import (
     resolve_type,
     write_manifest,
 )
-from .records import DocumentRecord, Location, Passage
+from .records import DocumentRecord
+from .snapshot import LocalSnapshot, sqlite_errors_as_corrupt
 from .store import Store
 
 if TYPE_CHECKING:
@@ -52,111 +52,7 @@ if TYPE_CHECKING:
 DATABASE = "passages.sqlite"
 
 
-def _sqlite_errors_as_corrupt(cls: type) -> type:
-    """Wrap every public method so that a database damaged after it was opened
-    gives an :class:`IndexCorruptError` with what to do, never a raw sqlite3 error."""
-
-    def guard(method: Any) -> Any:
-        @functools.wraps(method)
-        def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(self, *args, **kwargs)
-            except sqlite3.DatabaseError as exc:
-                where = self._database()
-                raise IndexCorruptError(
-                    f"{where} is unreadable ({exc}){rebuild_hint(where.parent.parent)}"
-                ) from None
-
-        return guarded
-
-    for name, member in list(vars(cls).items()):
-        if callable(member) and not name.startswith("_"):
-            setattr(cls, name, guard(member))
-    return cls
-
-
-@_sqlite_errors_as_corrupt
-@dataclass(frozen=True)
-class LocalSnapshot:
-    """One committed state, opened for reading (see :class:`~.backend.Snapshot`).
-
-    ``version`` (the store's data version) and ``stamp`` (of ``manifest.json``)
-    are as loaded: when either moves, another writer has committed.
-    """
-
-    manifest: Manifest
-    store: Store
-    finder: Finder | ExactFinder
-    version: int
-    stamp: tuple[int, int] | None
-
-    def _database(self) -> Path:
-        return self.store.path
-
-    def candidates(self, queries: np.ndarray, k: int) -> np.ndarray:
-        return self.finder.search(queries, k)[1]
-
-    def nearest(
-        self, queries: np.ndarray, k: int, *, approximate: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Exact by default (reports compare every pair faithfully). ``approximate``
-        takes the approximate index's candidates, rescored with the exact vectors."""
-        if isinstance(self.finder, ExactFinder):
-            return self.finder.nearest(queries, k)
-        if not approximate:
-            return self._exact_finder().nearest(queries, k)
-        pool = self.candidates(queries, max(k, DENSE_CANDIDATES))
-        k = min(k, pool.shape[1])
-        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        ids = np.full((len(queries), k), -1, dtype=np.int64)
-        for row, (query, found) in enumerate(zip(queries, pool, strict=True)):
-            kept, matrix = self.vectors(found[found >= 0].tolist())
-            exact = matrix @ query
-            best = np.argsort(-exact, kind="stable")[:k]
-            scores[row, : len(best)] = exact[best]
-            ids[row, : len(best)] = np.asarray(kept, dtype=np.int64)[best]
-        return scores, ids
-
-    def within(
-        self, queries: np.ndarray, threshold: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        finder = self.finder if isinstance(self.finder, ExactFinder) else self._exact_finder()
-        return finder.within(queries, threshold)
-
-    def _exact_finder(self) -> ExactFinder:
-        """Exact search over every stored vector, for reports on an approximate index
-        (read into memory each time: 1.5 GB at a million passages)."""
-        return ExactFinder(*self.store.all_vectors(self.manifest.dim), "")
-
-    def vectors(self, ids: Sequence[int]) -> tuple[list[int], np.ndarray]:
-        return self.store.vectors(list(ids), self.manifest.dim)
-
-    def sentences(self, ids: Iterable[int]) -> list[tuple[int, int, int, np.ndarray]]:
-        return self.store.sentences(ids)
-
-    def passages(self, ids: Iterable[int]) -> dict[int, Passage]:
-        return self.store.fetch(ids)
-
-    def passage_ids(self) -> list[int]:
-        return self.store.passage_ids_all()
-
-    def document(self, path: str) -> list[tuple[int, Location]]:
-        return [(pid, Location(path, s, e)) for pid, s, e in self.store.document_occurrences(path)]
-
-    def bm25(self, words: list[str], limit: int, budget: int) -> dict[int, float]:
-        return self.store.bm25(words, limit, budget)
-
-    def postings(self, skeletons: Iterable[str], budget: int) -> list[tuple[str, int, int]]:
-        return self.store.postings(skeletons, budget)
-
-    def file_states(self) -> FileStates:
-        return self.store.file_states()
-
-    def skipped(self) -> SkippedFiles:
-        return self.store.skipped()
-
-
-@_sqlite_errors_as_corrupt
+@sqlite_errors_as_corrupt
 class LocalBackend:
     """An index in a folder (see the module docstring and :class:`~.backend.Backend`)."""
 
@@ -275,7 +171,7 @@ class LocalBackend:
             self._snapshot.store.close()
 
 
-@_sqlite_errors_as_corrupt
+@sqlite_errors_as_corrupt
 class LocalTransaction:
     """A write in progress: the live database inside one open transaction (or, for
     a build afresh, a new database) and the next generation's finder, staged in a
@@ -496,7 +392,10 @@ def _load(directory: Path, reuse: Sequence[Finder | ExactFinder] = ()) -> LocalS
             store.close()
             raise
         if passages != finder.live or passages != manifest.passages:
+            moved = store.data_version() != version  # a write committed while we read
             store.close()
+            if moved and attempt < 2:
+                continue
             raise IndexCorruptError(
                 f"{directory} is inconsistent ({finder.live} vectors, {passages} passages, "
                 f"manifest says {manifest.passages}){rebuild_hint(directory)}"

@@ -7,7 +7,7 @@ One idea, one type: :class:`Location` is the only "place in a file".
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +98,23 @@ def display_path(path: str, relative_to: Path | None) -> str:
         )
     except ValueError:
         return path
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file left out of the index, and why (shown to the user as a warning)."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class Changes:
+    """What a write did, for the user's summary line."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    embedded: int = 0
+    skipped: list[Skipped] = field(default_factory=list)

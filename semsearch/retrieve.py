@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backend import DENSE_CANDIDATES, Snapshot
-from .chunking import collapse_spaces
 from .errors import QueryError
+from .lexical import collapse_spaces
 from .lexical import terms as lexical_terms
 from .ranking import FUSIONS, Signals, Weights, check_mode, fuse
 from .records import Hit, Passage

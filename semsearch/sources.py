@@ -8,22 +8,14 @@ they are), so ``read_text(path)[start:end]`` is exactly a hit's text.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Container, Iterable, Iterator
 from pathlib import Path
 
 from .errors import InputError, UnreadableFileError
+from .records import Skipped
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
 _SNIFF_BYTES = 8192
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file left out of the index, and why (shown to the user as a warning)."""
-
-    path: Path
-    reason: str
 
 
 def discover(paths: Iterable[str | Path], *, require_files: bool = True) -> list[Path]:
@@ -173,3 +165,26 @@ def read_text(path: Path) -> str:
     if not text.strip():
         raise UnreadableFileError("empty file")
     return text
+
+
+def roots_of(paths: Iterable[str | Path]) -> list[str]:
+    """Paths as the index records them: absolute, links resolved."""
+    return [str(Path(p).expanduser().resolve()) for p in paths]
+
+
+def vanished(known: Iterable[str], present: Container[str], roots: list[str]) -> list[str]:
+    """Recorded files under ``roots`` that are not ``present`` any more."""
+    return [p for p in known if p not in present and is_under(p, roots)]
+
+
+def untouched(
+    known: dict[str, tuple[int, int]],
+    current: dict[str, tuple[int, int]],
+    roots: list[str],
+    prune: bool,
+) -> bool:
+    """Whether syncing would change nothing: each current file indexed with its
+    current (size, mtime_ns) and, with ``prune``, no indexed file under ``roots`` gone."""
+    if any(known.get(path) != state for path, state in current.items()):
+        return False
+    return not (prune and vanished(known, current, roots))

@@ -10,8 +10,8 @@ or leave the index as it was.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Container, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import faults
@@ -20,8 +20,17 @@ from .cache import CACHE, EmbeddingCache
 from .chunking import ChunkingConfig, chunk, collapse_spaces, sentences
 from .encoders import Encoder
 from .errors import InputError, UnreadableFileError
-from .records import DocumentRecord
-from .sources import Skipped, file_states, in_order, is_under, read_text, require_some
+from .records import Changes, DocumentRecord, Skipped
+from .sources import (
+    file_states,
+    in_order,
+    is_under,
+    read_text,
+    require_some,
+    roots_of,
+    untouched,
+    vanished,
+)
 
 CALL_CHARS = 3000
 """Characters of text (passages and their sentences) handed to the encoder at a time.
@@ -37,18 +46,6 @@ OnSkip = Callable[[Skipped], None]
 """Called for each file left out (binary, empty, not UTF-8)."""
 
 
-@dataclass
-class Changes:
-    """What a write did, for the user's summary line."""
-
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    embedded: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class WriteRequest:
     """What to write. ``exact``: afterwards the index holds exactly the files under
@@ -62,11 +59,6 @@ class WriteRequest:
     index_type: str | None = None
     exact: bool = False
     prune: bool = False
-
-
-def roots_of(paths: Iterable[str | Path]) -> list[str]:
-    """Paths as the index records them: absolute, links resolved."""
-    return [str(Path(p).expanduser().resolve()) for p in paths]
 
 
 def write_files(
@@ -148,19 +140,6 @@ def partition(
         if current.get(p) == (size, mtime)
     ]
     return files, unusable, len(current) - len(files) - len(unusable)
-
-
-def vanished(known: Iterable[str], present: Container[str], roots: list[str]) -> list[str]:
-    """Recorded files under ``roots`` that are not ``present`` any more."""
-    return [p for p in known if p not in present and is_under(p, roots)]
-
-
-def untouched(known: FileStates, current: FileStates, roots: list[str], prune: bool) -> bool:
-    """Whether syncing would change nothing: each current file indexed with its
-    current (size, mtime_ns) and, with ``prune``, no indexed file under ``roots`` gone."""
-    if any(known.get(path) != state for path, state in current.items()):
-        return False
-    return not (prune and vanished(known, current, roots))
 
 
 class _Writer:
