@@ -5,6 +5,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import faiss
@@ -334,6 +335,40 @@ def test_searches_go_on_while_another_index_writes(
         t.join()
     assert errors == [] and seen
     assert reader.manifest.documents == 2 and check_index(reader.directory).problems == ()
+
+
+def test_new_questions_asked_at_once_share_model_calls(
+    corpus: Path, tmp_path: Path, fake_encoder: FakeEncoder
+) -> None:
+    """Threads whose questions arrive while the model works wait, and are embedded
+    together in its next call; each gets what it would have got alone."""
+
+    class Slow(FakeEncoder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.query_calls: list[int] = []
+
+        def encode_queries(self, texts):
+            self.query_calls.append(len(texts))
+            time.sleep(0.2)
+            return super().encode_queries(texts)
+
+    _build(corpus, tmp_path, fake_encoder).close()
+    slow = Slow()
+    reader = Index.open(tmp_path / "index", encoder=slow)
+    questions = [f"apples and boats {n}" for n in range(6)]
+    results: dict[str, list] = {}
+    threads = [
+        threading.Thread(target=lambda q=q: results.__setitem__(q, reader.search(q, k=2)))
+        for q in questions
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(slow.query_calls) == 6 and len(slow.query_calls) < 6
+    alone = Index.open(tmp_path / "index", encoder=FakeEncoder())
+    assert all(results[q] == alone.search(q, k=2) for q in questions)
 
 
 def test_an_index_on_a_read_only_filesystem_is_searched_and_checked(
