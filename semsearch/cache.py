@@ -13,7 +13,6 @@ with a warning, and a new one is started; nothing else is lost.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -22,15 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from .encoders import identity
 from .store import PAGE_SIZE, matrix_of, to_blob
 
 CACHE = "embeddings.sqlite"
-
-
-def identity(encoder_spec: dict[str, Any]) -> bytes:
-    """What makes two encoders' vectors interchangeable."""
-    keys = ("name", "dim", "fingerprint", "prompts", "max_seq_length")
-    return json.dumps({k: encoder_spec.get(k) for k in keys}, sort_keys=True).encode()
 
 
 class EmbeddingCache:

@@ -49,13 +49,15 @@ Mode = Annotated[str, typer.Option(*options.MODE.flags, help=options.MODE.help)]
 @app.command(help=options.ASK)
 def ask(
     question: Annotated[str, typer.Argument(help=options.QUESTION)],
-    k: Annotated[int, typer.Option(*options.TOP.flags, help=options.TOP.help)] = 5,
+    k: Annotated[
+        int, typer.Option(*options.TOP.flags, help=options.TOP.help)
+    ] = options.TOP.default,
     index: IndexDir = None,
     as_json: Json = False,
     refresh: Annotated[
         bool, typer.Option(*options.REFRESH.flags, help=options.REFRESH.help)
-    ] = True,
-    mode: Mode = "hybrid",
+    ] = options.REFRESH.default,
+    mode: Mode = options.MODE.default,
     quiet: Quiet = False,
 ) -> None:
     entry.ask(question, k, index, as_json, refresh, mode, quiet)

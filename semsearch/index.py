@@ -132,10 +132,10 @@ class Index:
         """
         from .writer import WriteRequest, write_files
 
-        self._snapshot()  # refuses to write if another model rebuilt the index
+        current = self._snapshot()  # refuses to write if another model rebuilt the index
         request = WriteRequest(list(paths), self.encoder, prune=prune)
         with self._write_lock:
-            return write_files(self.backend, request, progress, on_skip)
+            return write_files(self.backend, request, progress, on_skip, current)
 
     def remove(self, paths: Iterable[str | Path]) -> Changes:
         """Drop the documents at or under ``paths`` (their vectors too)."""
@@ -220,7 +220,7 @@ class Index:
         ids = list(ids)
         found, matrix = self._snapshot().vectors(ids)
         if len(found) != len(ids):
-            missing = next(pid for pid in ids if pid not in set(found))
+            missing = min(set(ids) - set(found))
             raise InputError(f"no passage with id {missing}; see semsearch info")
         return matrix
 

@@ -34,6 +34,7 @@ from .chunking import ChunkingConfig
 from .errors import IndexCorruptError, IndexNotFoundError
 from .exact import ExactFinder
 from .folder import locked, next_number, rebuild_hint, remove_unused, stamp
+from .integrity import audit
 from .manifest import (
     Manifest,
     manifest_json,
@@ -120,7 +121,7 @@ class LocalBackend:
             try:
                 recorded, *_ = store.snapshot()
                 manifest = parse_manifest(recorded, database, self.directory) if recorded else outer
-                problems, passage_ids, documents = store.audit(manifest.dim)
+                problems, passage_ids, documents = audit(store, manifest.dim)
             finally:
                 store.close()
         except sqlite3.DatabaseError as exc:
@@ -200,24 +201,31 @@ class LocalTransaction:
         self.removed: list[int] = []  # this write's vector changes, for the finder
         self.added: list[int] = []
         self.store: Store | None = None
-        self.base = self._open_live(chunking)
+        in_force = self._open_live()
+        same = (  # else another model or chunking: a new database
+            in_force is not None
+            and in_force.encoder == encoder_spec
+            and (chunking is None or in_force.chunking == asdict(chunking))
+        )
+        self.base = in_force if same else None
         if self.base is not None:
             self.chunking = ChunkingConfig(**self.base.chunking)
             self.database = self.base.database  # changed in place
         else:
+            if self.store is not None:
+                self.store.close()
             self.chunking = chunking or ChunkingConfig()
             self.database = f"store-{self.number:06d}/{DATABASE}"
             folder = directory / Path(self.database).parent
             shutil.rmtree(folder, ignore_errors=True)  # left by a build that crashed
             folder.mkdir()
             self.store = Store(directory / self.database, readonly=False)
-        self.index_type = index_type or (self.previous.index_type if self.previous else "auto")
+        self.index_type = index_type or (in_force.index_type if in_force else "auto")
 
-    def _open_live(self, chunking: ChunkingConfig | None) -> Manifest | None:
-        """Open the database in force, writable, and return the manifest it records,
-        if this write goes on in it (same encoder and chunking); else None. A
-        database that cannot be read is built afresh."""
-        self.previous: Manifest | None = None
+    def _open_live(self) -> Manifest | None:
+        """Open the database in force, writable, as ``self.store``, and return the
+        manifest it records; None where there is none or it cannot be read (then
+        the write builds a new database)."""
         try:
             outer = read_manifest(self.directory)
             store = Store(self.directory / outer.database, readonly=False)
@@ -227,11 +235,6 @@ class LocalTransaction:
             recorded, *_ = store.snapshot()
             manifest = parse_manifest(recorded or "", store.path, self.directory)
         except (IndexCorruptError, sqlite3.DatabaseError):
-            store.close()
-            return None
-        self.previous = manifest
-        same_chunking = chunking is None or manifest.chunking == asdict(chunking)
-        if manifest.encoder != self.encoder_spec or not same_chunking:
             store.close()
             return None
         self.store = store

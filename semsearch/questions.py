@@ -3,7 +3,6 @@ the questions of every thread waiting at the same moment in one model call."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -11,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .encoders import identity
 from .lexical import collapse_spaces
 
 
@@ -45,7 +45,7 @@ class QueryVectors:
 
     def __init__(self, encoder: Any, size: int = 4096) -> None:
         self._encoder = encoder
-        self._salt = json.dumps(encoder.spec(), sort_keys=True).encode()
+        self._salt = identity(encoder.spec())
         self._size = size
         self._vectors: OrderedDict[tuple[bytes, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()

@@ -93,6 +93,11 @@ def to_blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 
 
+def blob_size(dim: int) -> int:
+    """Bytes of a stored vector of ``dim`` dimensions."""
+    return np.dtype(np.float32).itemsize * dim
+
+
 def matrix_of(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     """Stored vectors as the rows of one float32 matrix."""
     matrix = np.empty((len(blobs), dim), dtype=np.float32)
@@ -150,16 +155,16 @@ class Store:
         self._unplaced: set[int] = set()  # passages that lost a place since drop_orphans
 
     @contextlib.contextmanager
-    def _consistent(self) -> Iterator[None]:
+    def reading(self) -> Iterator[sqlite3.Connection]:
         """Hold the lock, inside one read transaction: several reads see the same
         commit, even while another connection writes (a writer is in its own)."""
         with self._lock:
             if self._db.in_transaction:
-                yield
+                yield self._db
                 return
             self._db.execute("BEGIN")
             try:
-                yield
+                yield self._db
             finally:
                 self._db.execute("COMMIT")
 
@@ -211,7 +216,7 @@ class Store:
         """Records by path: of every document, or of those among ``paths`` (a write
         looks up only the files it touches, however many the index holds)."""
         query = "SELECT id, path, sha256, size, mtime_ns FROM documents"
-        with self._consistent():
+        with self.reading():
             if paths is None:
                 rows = self._db.execute(query).fetchall()
             else:
@@ -224,7 +229,7 @@ class Store:
         What a folder is compared with to tell whether anything changed; a
         skipped file counts as seen, so it does not make the index stale again.
         """
-        with self._consistent():
+        with self.reading():
             rows = self._db.execute("SELECT path, size, mtime_ns FROM documents").fetchall()
             rows += self._db.execute("SELECT path, size, mtime_ns FROM skipped").fetchall()
         return {path: (size, mtime) for path, size, mtime in rows}
@@ -233,7 +238,7 @@ class Store:
         """(size, mtime_ns, reason) by path of the files found unusable, as they were
         then: all of them, or those among ``paths``."""
         query = "SELECT path, size, mtime_ns, reason FROM skipped"
-        with self._consistent():
+        with self.reading():
             if paths is None:
                 rows = self._db.execute(query).fetchall()
             else:
@@ -299,7 +304,7 @@ class Store:
     def all_vectors(self, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of every passage, by id: filled row by row, so that a
         million vectors cost their 1.5 GB once, not again as Python objects."""
-        with self._consistent():  # the count and the rows from the same commit
+        with self.reading():  # the count and the rows from the same commit
             (count,) = self._db.execute("SELECT count(*) FROM passages").fetchone()
             ids = np.empty(count, dtype=np.int64)
             matrix = np.empty((count, dim), dtype=np.float32)
@@ -476,7 +481,7 @@ class Store:
         are left out. One read transaction: a write between the two reads would
         leave a passage without its places."""
         ids = sorted(set(passage_ids))
-        with self._consistent():
+        with self.reading():
             texts = self._where_in("SELECT id, text FROM passages WHERE id IN", ids)
             places = self._where_in(
                 "SELECT o.passage_id, d.path, o.start, o.end FROM occurrences o"
@@ -488,37 +493,3 @@ class Store:
         for pid, path, start, end in places:  # a passage's places all come in one batch
             found[pid].append(Location(path, start, end))
         return {pid: Passage(pid, text, tuple(found[pid])) for pid, text in texts}
-
-    def audit(self, dim: int) -> tuple[list[str], set[int], dict[str, tuple[int, int]]]:
-        """What ``semsearch check`` asks of the database: (problems, passage ids,
-        (size, mtime_ns) by document path). Raises sqlite3.DatabaseError if it is
-        not a database."""
-        with self._consistent():
-            problems = []
-            if (verdict := self._db.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
-                problems.append(f"SQLite integrity check: {verdict}")
-            for what, sql in _AUDITS.items():
-                if count := self._db.execute(sql.format(blob=4 * dim)).fetchone()[0]:
-                    problems.append(f"{count} {what.format(dim=dim)}")
-            ids = {r[0] for r in self._db.execute("SELECT id FROM passages")}
-            rows = self._db.execute("SELECT path, size, mtime_ns FROM documents").fetchall()
-        return problems, ids, {path: (size, mtime) for path, size, mtime in rows}
-
-
-_AUDITS = {
-    "passages whose vector is not {dim} float32s": "SELECT count(*) FROM passages"
-    " WHERE length(vector) != {blob}",
-    "passages with no occurrence": "SELECT count(*) FROM passages WHERE id NOT IN"
-    " (SELECT passage_id FROM occurrences)",
-    "occurrences of missing passages": "SELECT count(*) FROM occurrences WHERE passage_id"
-    " NOT IN (SELECT id FROM passages)",
-    "sentences of missing passages": "SELECT count(*) FROM sentences WHERE passage_id NOT IN"
-    " (SELECT id FROM passages)",
-    "name-term rows of missing passages": "SELECT count(*) FROM terms WHERE passage_id"
-    " NOT IN (SELECT id FROM passages)",
-    "word-index rows of missing passages": "SELECT count(*) FROM lexical WHERE rowid NOT IN"
-    " (SELECT id FROM passages)",
-    "passages missing from the word index": "SELECT count(*) FROM passages WHERE id NOT IN"
-    " (SELECT rowid FROM lexical)",
-}
-"""Consistency checks: each counts the rows that break one rule (0 in a sound index)."""

@@ -153,7 +153,8 @@ IVF_NPROBE = 16
 
 
 def build_finder(ids: np.ndarray, vectors: np.ndarray, kind: str) -> faiss.Index:
-    """A finder of type ``kind`` (flat, hnsw, ivf) over these vectors, same ids.
+    """An approximate finder of type ``kind`` (hnsw, ivf) over these vectors, same ids
+    (an exact index needs none: see exact.py).
 
     The approximate types store 8-bit scalar-quantised vectors (a quarter of
     the memory); candidates are rescored with the exact vectors anyway. IVF
@@ -161,10 +162,6 @@ def build_finder(ids: np.ndarray, vectors: np.ndarray, kind: str) -> faiss.Index
     (:func:`update_finder`); HNSW needs an id map and is rebuilt.
     """
     count, dim = vectors.shape
-    if kind == "flat":
-        finder = new_vectors(dim)
-        add_vectors(finder, ids.tolist(), vectors)
-        return finder
     if kind == "hnsw":
         factory = "HNSW32,SQ8"
     elif kind == "ivf":
@@ -250,12 +247,9 @@ def _load_file(directory: Path, generation: str, name: str, dim: int, mmap: bool
         raise IndexCorruptError(f"{exc}{rebuild_hint(directory)}") from None
 
 
-def save_finder(finder: Finder | ExactFinder, folder: Path, generation: str) -> None:
+def save_finder(finder: Finder, folder: Path, generation: str) -> None:
     """Write what is new of ``finder`` into ``folder``: its main file if this
-    write made one (its origin is ``generation``), and its delta. An exact finder
-    has no file: its vectors are the database's."""
-    if isinstance(finder, ExactFinder):
-        return
+    write made one (its origin is ``generation``), and its delta."""
     if finder.origin == generation:
         save_vectors(finder.main, folder / ANN)
     if finder.delta is not None and finder.delta.ntotal:
@@ -293,19 +287,17 @@ def next_finder(
     passages: int,
     source: VectorSource,
     live: Finder | ExactFinder | None,
-) -> tuple[Finder | ExactFinder, int]:
-    """The live finder with a write's changes, or a new one; and the number of
-    passages an approximate index was trained on.
+) -> tuple[Finder, int]:
+    """The approximate finder (``kind``: hnsw or ivf) with a write's changes, or a
+    new one; and the number of passages it was trained on. (An exact index's
+    finder is the database's vectors: :mod:`.local` reads them again.)
 
     ``base`` is the manifest the write started from (None: build afresh).
-    An exact (flat) finder is the database's vectors, read again. IVF takes the
-    changes into its delta (see :class:`Finder`), in time proportional to them.
+    IVF takes the changes into its delta (see :class:`Finder`), in time proportional to them.
     Rebuilding, and retraining an approximate index (on a rebuild, when the
     type changed, when the collection has doubled since training, and for
     HNSW, which cannot remove) costs time in proportion to the whole.
     """
-    if kind == "flat":
-        return ExactFinder(*source.all_vectors(), write.generation), 0
     if (
         base is not None
         and base.ann == kind == "ivf"

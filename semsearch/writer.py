@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import faults
-from .backend import Backend, FileStates, SkippedFiles, Transaction
+from .backend import Backend, FileStates, SkippedFiles, Snapshot, Transaction
 from .cache import CACHE, EmbeddingCache
 from .chunking import ChunkingConfig, chunk, collapse_spaces, sentences
 from .encoders import Encoder
 from .errors import InputError, UnreadableFileError
+from .manifest import Manifest
 from .records import Changes, DocumentRecord, Skipped
 from .sources import (
     file_states,
@@ -66,47 +67,72 @@ def write_files(
     request: WriteRequest,
     progress: Progress | None = None,
     on_skip: OnSkip | None = None,
+    current: Snapshot | None = None,
 ) -> Changes:
     """Bring the index up to date with the files under ``request.paths``.
 
     Unchanged files (same size and modification time as recorded) are not
-    read; unchanged passages are not embedded again. Raises :class:`InputError`
-    if an exact write or a first one finds no file or would leave no document,
-    leaving the index untouched.
+    read; unchanged passages are not embedded again. With ``current`` (the
+    state an open index holds), an addition that would change nothing returns
+    before taking the write lock: nothing is written, even to a read-only
+    folder. Raises :class:`InputError` if an exact write or a first one finds no
+    file or would leave no document, leaving the index untouched.
     """
     unreachable: list[Skipped] = []  # broken links, loops: said, not recorded
     wanted = file_states(request.paths, on_skip=unreachable.append)
     roots = roots_of(request.paths)
+
+    def plan(base: Manifest | None, known: FileStates, skipped: SkippedFiles) -> _Plan:
+        before = base.sources if base else []
+        sources = roots if request.exact else list(dict.fromkeys([*before, *roots]))
+        files, unusable, unchanged = partition(wanted, known, skipped)
+        idle = (
+            not request.exact
+            and base is not None
+            and sources == before
+            and untouched(known, wanted, roots, request.prune)
+        )
+        return _Plan(files, unusable + unreachable, unchanged, sources, idle)
+
+    if current is not None:
+        ahead = plan(current.manifest, current.file_states(), current.skipped())
+        if ahead.idle:
+            return _as_before(Changes(), ahead.unusable, ahead.unchanged, on_skip)
     spec = request.encoder.spec()
     with backend.write(spec, request.chunking, request.index_type, rebuild=request.exact) as txn:
         if request.exact or txn.base is None:
             require_some(wanted, request.paths)
-        before = txn.base.sources if txn.base else []
-        sources = roots if request.exact else list(dict.fromkeys([*before, *roots]))
         known = txn.file_states()
-        files, unusable, unchanged = partition(wanted, known, txn.skipped())
-        unusable += unreachable
-        if (
-            not request.exact
-            and txn.base is not None
-            and sources == before
-            and untouched(known, wanted, roots, request.prune)
-        ):
-            return _as_before(Changes(), unusable, unchanged, on_skip)  # nothing to write
+        todo = plan(txn.base, known, txn.skipped())
+        if todo.idle:  # another writer did it meanwhile
+            return _as_before(Changes(), todo.unusable, todo.unchanged, on_skip)
         writer = _Writer(txn, backend.directory, request.encoder, progress, on_skip)
-        changes = _as_before(writer.sync(files), unusable, unchanged, on_skip)
+        changes = _as_before(writer.sync(todo.files), todo.unusable, todo.unchanged, on_skip)
         if request.exact:
             gone = [p for p in txn.documents() if p not in wanted]
             txn.drop_skipped(p for p in txn.skipped() if p not in wanted)
         else:
-            gone = list(txn.documents(vanished(known, wanted, roots))) if request.prune else []
-            txn.drop_skipped(vanished(known, wanted, roots) if request.prune else [])
+            lost = vanished(known, wanted, roots) if request.prune else []
+            gone = list(txn.documents(lost))
+            txn.drop_skipped(lost)
         txn.remove_documents(gone)
         changes.removed = gone
         if (request.exact or txn.base is None) and txn.documents_count() == 0:
             _raise_nothing_indexed(roots, changes)
-        txn.commit(sources)
+        txn.commit(todo.sources)
     return changes
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a write must do: files to read, known-unusable ones, how many are
+    unchanged, the sources to record, and whether there is nothing to do."""
+
+    files: list[Path]
+    unusable: list[Skipped]
+    unchanged: int
+    sources: list[str]
+    idle: bool
 
 
 def remove_files(backend: Backend, paths: Iterable[str | Path], encoder: Encoder) -> Changes:

@@ -12,6 +12,7 @@ ever searched with an encoder whose spec agrees with it.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ __all__ = [
     "available_encoders",
     "check_compatible",
     "encoder_from_spec",
+    "identity",
     "load_encoder",
 ]
 
@@ -73,6 +75,13 @@ def encoder_from_spec(spec: dict[str, Any], options: EncoderOptions | None = Non
     if spec.get("max_seq_length"):
         options = EncoderOptions(options.device, options.batch_size, spec["max_seq_length"])
     return load_encoder(spec["name"], options)
+
+
+def identity(spec: dict[str, Any]) -> bytes:
+    """What makes two encoders' vectors interchangeable (model, weights, prompts,
+    truncation): the key under which their vectors are cached."""
+    keys = ("name", "dim", "fingerprint", "prompts", "max_seq_length")
+    return json.dumps({k: spec.get(k) for k in keys}, sort_keys=True).encode()
 
 
 def check_compatible(recorded: dict[str, Any], actual: dict[str, Any], where: Path) -> None:
