@@ -110,6 +110,8 @@ def main() -> None:
     except KeyboardInterrupt:
         console.echo("interrupted; the index is as it was before", err=True)
         code = console.INTERRUPTED
+    except BrokenPipeError:  # the reader went away (semsearch ask ... | head): say nothing
+        code = 1
     try:
         sys.stdout.flush()
         sys.stderr.flush()
