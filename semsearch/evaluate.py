@@ -1,36 +1,63 @@
-"""Measuring retrieval: recall@k, MRR and nDCG@10 of each search mode on a qrels file.
+"""Measuring retrieval: recall@k, MRR and nDCG@10 of each search mode on qrels files.
 
-A qrels file is a TSV of ``question<TAB>expected``: ``expected`` is a
-substring of the passage that answers the question (white space does not
-matter), with ``|`` between alternatives. A header line ``question<TAB>expected``
-is allowed.
+Two formats, told apart by the file's name:
+
+- **TSV** (``question<TAB>expected``): ``expected`` is a substring of the
+  passage that answers the question (white space does not matter), with ``|``
+  between alternatives. A header line ``question<TAB>expected`` is allowed.
+- **JSONL** (``.jsonl``), one question a line, judged by offsets: a hit is
+  relevant when it comes from the judged file and one of its places holds the
+  answer's offset (``start <= answer_start < end``). A line is
+  ``{"question": ..., "file": ..., "answer_start": ...}``, or has its judgment
+  (one object with ``file`` and ``answer_start``, or a list of them) under a
+  key chosen with ``side`` (XQuAD's ``qrels/LANG.jsonl``: ``"ar"`` or ``"en"``).
+  Other fields (``lang``, ``id``) are kept for grouping results.
+
+A judged file matches a source whose path ends with it, component by component.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
 
 from .chunking import collapse_spaces
 from .errors import InputError
 from .index import Index
 from .ranking import MODES
+from .records import Passage
 from .sources import read_input
 
 CUTOFFS = (1, 3, 5, 10)
+BATCH = 256
+"""Questions searched together: fewer than the question cache holds, so modes share vectors."""
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """Where an answer is: a file (as the qrels name it) and a character offset in it."""
+
+    file: str
+    offset: int
 
 
 @dataclass(frozen=True)
 class Qrel:
+    """One question and what answers it: expected texts, or judged places."""
+
     question: str
-    expected: tuple[str, ...]
+    expected: tuple[str, ...] = ()
+    judgments: tuple[Judgment, ...] = ()
+    fields: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
 class ModeScores:
-    """How one mode did over all questions; ``ranks`` holds each question's first
+    """How one mode did over some questions; ``ranks`` holds each question's first
     relevant rank (``None`` when not in the top 10), in qrels order."""
 
     mode: str
@@ -42,13 +69,28 @@ class ModeScores:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """Scores of every mode over all questions, and per group when grouped."""
+
     questions: int
     modes: tuple[ModeScores, ...]
+    groups: dict[str, Evaluation] = field(default_factory=dict)
 
 
-def read_qrels(path: str | Path) -> list[Qrel]:
-    path = Path(path)
-    text = read_input(path, "qrels file")
+def read_qrels(paths: str | Path | Sequence[str | Path], side: str | None = None) -> list[Qrel]:
+    """Questions from one or several qrels files (TSV or JSONL, see the module docstring)."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    qrels = []
+    for path in map(Path, paths):
+        text = read_input(path, "qrels file")
+        found = _read_jsonl(path, text, side) if path.suffix == ".jsonl" else _read_tsv(path, text)
+        if not found:
+            raise InputError(f"no questions in {path}")
+        qrels += found
+    return qrels
+
+
+def _read_tsv(path: Path, text: str) -> list[Qrel]:
     qrels = []
     for n, row in enumerate(csv.reader(text.splitlines(), delimiter="\t"), 1):
         if not row or not "".join(row).strip() or row[0].startswith("#"):
@@ -58,30 +100,119 @@ def read_qrels(path: str | Path) -> list[Qrel]:
         if n == 1 and [c.strip().lower() for c in row] == ["question", "expected"]:
             continue
         alternatives = tuple(collapse_spaces(a) for a in row[1].split("|") if a.strip())
-        qrels.append(Qrel(row[0].strip(), alternatives))
-    if not qrels:
-        raise InputError(f"no questions in {path}")
+        qrels.append(Qrel(row[0].strip(), expected=alternatives))
     return qrels
 
 
-def evaluate(index: Index, qrels: list[Qrel], modes: tuple[str, ...] = MODES) -> Evaluation:
-    """Search every question in every mode (one batch per mode) and score the rankings."""
-    texts = {p.passage_id: collapse_spaces(p.text) for p in index.passages()}
-    relevant = [{pid for pid, t in texts.items() if any(a in t for a in q.expected)} for q in qrels]
-    missing = [q.question for q, rel in zip(qrels, relevant, strict=True) if not rel]
-    if missing:
-        raise InputError(f"no passage of the index contains the expected text of: {missing[0]!r}")
+def _read_jsonl(path: Path, text: str, side: str | None) -> list[Qrel]:
+    qrels = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not str(row.get("question") or "").strip():
+            raise InputError(f'{where}: expected an object with a "question"')
+        judged = row if side is None else row.get(side)
+        if judged is None:
+            keys = ", ".join(k for k, v in row.items() if isinstance(v, dict | list))
+            raise InputError(
+                f"{where}: no judgment under {side!r}; choose --side among: {keys or 'none'}"
+            )
+        judgments = tuple(_judgment(j, where) for j in _as_list(judged))
+        fields = {k: str(v) for k, v in row.items() if isinstance(v, str | int) and k != "question"}
+        qrels.append(Qrel(row["question"].strip(), judgments=judgments, fields=fields))
+    return qrels
+
+
+def _as_list(judged: object) -> list[object]:
+    return judged if isinstance(judged, list) else [judged]
+
+
+def _judgment(judged: object, where: str) -> Judgment:
+    if (
+        not isinstance(judged, dict)
+        or not isinstance(judged.get("file"), str)
+        or not isinstance(judged.get("answer_start"), int)
+    ):
+        raise InputError(
+            f'{where}: a judgment needs "file" (text) and "answer_start" (a character offset), '
+            f"got {judged!r}; for a file with several corpus sides, choose one with --side"
+        )
+    return Judgment(judged["file"], judged["answer_start"])
+
+
+def evaluate(
+    index: Index,
+    qrels: list[Qrel],
+    modes: tuple[str, ...] = MODES,
+    by: str | None = None,
+) -> Evaluation:
+    """Search every question in every mode (one batch per mode) and score the rankings;
+    with ``by``, also per value of that field of the questions (``lang``)."""
+    relevant = relevant_passages(index.passages(), qrels)
+    if by is not None:
+        missing = next((q for q in qrels if by not in q.fields), None)
+        if missing is not None:
+            raise InputError(f"question {missing.question!r} has no field {by!r} to group by")
+    rankings: dict[str, list[list[int]]] = {mode: [] for mode in modes}
+    for start in range(0, len(qrels), BATCH):  # each question embedded once for all modes
+        questions = [q.question for q in qrels[start : start + BATCH]]
+        for mode in modes:
+            found = index.search_many(questions, k=max(CUTOFFS), mode=mode)
+            rankings[mode] += [[h.passage_id for h in hits] for hits in found]
+    overall = _score(rankings, relevant, range(len(qrels)))
+    groups = {}
+    for value in sorted({q.fields[by] for q in qrels} if by else ()):
+        rows = [i for i, q in enumerate(qrels) if q.fields[by] == value]
+        groups[value] = _score(rankings, relevant, rows)
+    return Evaluation(overall.questions, overall.modes, groups)
+
+
+def relevant_passages(passages: list[Passage], qrels: list[Qrel]) -> list[set[int]]:
+    """For each question, the ids of the passages that answer it."""
+    texts = {p.passage_id: collapse_spaces(p.text) for p in passages}
+    places = [
+        (PurePath(o.source).parts, o.start, o.end, p.passage_id)
+        for p in passages
+        for o in p.occurrences
+    ]
+    relevant = []
+    for q in qrels:
+        found = {pid for pid, t in texts.items() if any(a in t for a in q.expected)}
+        for j in q.judgments:
+            parts = PurePath(j.file).parts
+            found |= {
+                pid
+                for source, start, end, pid in places
+                if source[-len(parts) :] == parts and start <= j.offset < end
+            }
+        if not found:
+            what = q.expected[0] if q.expected else f"{q.judgments[0].file}:{q.judgments[0].offset}"
+            raise InputError(
+                f"no passage of the index holds the answer to {q.question!r} ({what}); "
+                "is this the index of that corpus?"
+            )
+        relevant.append(found)
+    return relevant
+
+
+def _score(
+    rankings: dict[str, list[list[int]]], relevant: list[set[int]], rows: Sequence[int]
+) -> Evaluation:
     scores = []
-    for mode in modes:
-        results = index.search_many([q.question for q in qrels], k=max(CUTOFFS), mode=mode)
+    n = len(rows)
+    for mode, ranked in rankings.items():
         ranks: list[int | None] = []
         gains = []
-        for hits, rel in zip(results, relevant, strict=True):
-            found = [h.rank for h in hits if h.passage_id in rel]
+        for i in rows:
+            found = [rank for rank, pid in enumerate(ranked[i], 1) if pid in relevant[i]]
             ranks.append(found[0] if found else None)
-            ideal = sum(1 / math.log2(i + 2) for i in range(min(len(rel), max(CUTOFFS))))
+            ideal = sum(1 / math.log2(r + 2) for r in range(min(len(relevant[i]), max(CUTOFFS))))
             gains.append(sum(1 / math.log2(r + 1) for r in found) / ideal)
-        n = len(qrels)
         scores.append(
             ModeScores(
                 mode,
@@ -91,16 +222,19 @@ def evaluate(index: Index, qrels: list[Qrel], modes: tuple[str, ...] = MODES) ->
                 tuple(ranks),
             )
         )
-    return Evaluation(len(qrels), tuple(scores))
+    return Evaluation(n, tuple(scores))
 
 
-def table(evaluation: Evaluation) -> str:
-    """The scores as a plain-text table."""
+def table(evaluation: Evaluation, by: str | None = None) -> str:
+    """The scores as a plain-text table (one block per group, then all questions)."""
     head = (
         f"{'mode':8s}" + "".join(f"{f'R@{c}':>7s}" for c in CUTOFFS) + f"{'MRR':>7s}{'nDCG@10':>9s}"
     )
-    lines = [f"{evaluation.questions} questions", head]
-    for m in evaluation.modes:
-        cells = "".join(f"{m.recall[c]:7.3f}" for c in CUTOFFS)
-        lines.append(f"{m.mode:8s}{cells}{m.mrr:7.3f}{m.ndcg10:9.3f}")
+    blocks = [(f"{by} = {value}: ", e) for value, e in evaluation.groups.items()]
+    lines = []
+    for title, e in [*blocks, ("" if not blocks else "all: ", evaluation)]:
+        lines += [f"{title}{e.questions} questions", head]
+        for m in e.modes:
+            cells = "".join(f"{m.recall[c]:7.3f}" for c in CUTOFFS)
+            lines.append(f"{m.mode:8s}{cells}{m.mrr:7.3f}{m.ndcg10:9.3f}")
     return "\n".join(lines) + "\n"

@@ -87,11 +87,11 @@ def test_index_command_and_info(workdir: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["index", "seeds", "--index", str(target), "--json"])
     assert result.exit_code == 0, result.output
     built = json.loads(result.stdout)
-    assert built["documents"] == 5 and built["encoder"] == "e5-small-q4"
+    assert built["documents"] == 5 and built["encoder"] == "e5-small-q4+use-m3"
     info = runner.invoke(app, ["info", "--json"], env={"SEMSEARCH_INDEX": str(target)})
     assert json.loads(info.stdout)["passages"] == built["passages"]
     plain = runner.invoke(app, ["info", "--index", str(target)])
-    assert "e5-small-q4" in plain.stdout
+    assert "e5-small-q4+use-m3" in plain.stdout
 
 
 @pytest.mark.parametrize(

@@ -4,23 +4,26 @@ import sys
 import numpy as np
 import pytest
 
-from semsearch.encoders import DEFAULT_ENCODER, Encoder, load_encoder
+from semsearch.encoders import DEFAULT_ENCODER, E5_ENCODER, USE_ENCODER, Encoder, load_encoder
 from semsearch.errors import EncoderError
 
 
-def test_the_default_encoder_is_the_bundled_multilingual_model() -> None:
-    enc = load_encoder()
+@pytest.mark.parametrize(
+    ("name", "dim"), [(DEFAULT_ENCODER, 384 + 512), (E5_ENCODER, 384), (USE_ENCODER, 512)]
+)
+def test_the_bundled_encoders_are_multilingual(name: str, dim: int) -> None:
+    enc = load_encoder(name)
     assert isinstance(enc, Encoder)
-    assert enc.name == DEFAULT_ENCODER and enc.dim == 384
+    assert enc.name == name and enc.dim == dim
     q = enc.encode_queries(["when did the Qaim base handover happen"])
     p = enc.encode_passages(["وتسلمت القوات الأمنية العراقية قاعدة القائم", "a recipe for bread"])
-    assert q.shape == (1, 384) and p.shape == (2, 384) and q.dtype == np.float32
+    assert q.shape == (1, dim) and p.shape == (2, dim) and q.dtype == np.float32
     assert np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-4)
     assert (p @ q[0])[0] > (p @ q[0])[1]  # cross-lingual: the Arabic answer wins
 
 
 def test_queries_and_passages_get_different_prefixes() -> None:
-    enc = load_encoder()
+    enc = load_encoder(E5_ENCODER)
     text = ["the same words"]
     assert not np.allclose(enc.encode_queries(text), enc.encode_passages(text))
 

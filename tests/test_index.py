@@ -880,7 +880,7 @@ def test_an_emptied_source_folder_is_stale_and_refresh_empties_it(
 
 
 def test_vector_blobs_are_stored_inline(seeds_index: Index) -> None:
-    """384 float32s fit in an 8 KB page; 4 KB pages spill each to an overflow page."""
+    """896 float32s fit in a 16 KB page; smaller pages spill each to an overflow page."""
     for path in (_database(seeds_index.directory), seeds_index.directory / "embeddings.sqlite"):
         db = sqlite3.connect(path)
         pages, overflow = db.execute(

@@ -7,11 +7,11 @@ import pytest
 from semsearch import Index
 from semsearch.errors import InputError, QueryError
 from semsearch.report import (
-    DUPLICATE_THRESHOLD,
     compare,
     near_duplicates,
     read_questions,
     search_many,
+    thresholds,
 )
 
 from .conftest import QAIM, SEEDS, write
@@ -54,7 +54,7 @@ def test_a_batch_of_200_questions_is_one_encoder_call_and_one_vector_search(
     questions = [f"question number {i} about the coalition withdrawal" for i in range(199)]
     report = search_many(idx, [*questions, "when did the Qaim base handover happen"], k=3)
     assert encoder.query_calls == 1
-    assert faiss_calls == [(200, 384)]
+    assert faiss_calls == [(200, seeds_index.encoder.dim)]
     assert len(report.results) == 200 and all(len(r.hits) == 3 for r in report.results)
     assert QAIM in report.results[-1].hits[0].text
 
@@ -101,7 +101,7 @@ def test_an_edited_copy_across_documents_is_a_near_duplicate_pair(tmp_path: Path
         for p in report.pairs
         if any(o.source == copy for o in idx.passages([p.a, p.b])[1].occurrences)
     ]
-    assert pairs and pairs[0].score >= DUPLICATE_THRESHOLD
+    assert pairs and pairs[0].score >= thresholds(idx).duplicate
     names = [Path(d).name for d in report.documents]
     assert report.coverage[names.index("005_copy.txt")][names.index(SEED_000)] == 1.0
     cluster = next(c for c in report.clusters if copy in c.documents)

