@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from . import console, entry, options
+from .cli_options import IndexDir, Json, Mode, Quiet
+from .cli_serve import mcp, serve
 from .errors import SemsearchError
 
 if TYPE_CHECKING:
@@ -32,19 +34,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-IndexDir = Annotated[
-    Path | None,
-    typer.Option(
-        *options.INDEX.flags,
-        envvar=options.INDEX.envvar,
-        help=options.INDEX.help,
-        show_default=False,
-    ),
-]
-Json = Annotated[bool, typer.Option(*options.JSON.flags, help=options.JSON.help)]
-Quiet = Annotated[bool, typer.Option(*options.QUIET.flags, help=options.QUIET.help)]
-Mode = Annotated[str, typer.Option(*options.MODE.flags, help=options.MODE.help)]
 
 
 @app.command(help=options.ASK)
@@ -446,3 +435,7 @@ def _emit(result: object, out: Path | None, as_json: bool, quiet: bool) -> None:
         console.print_json(render.to_data(result))  # type: ignore[arg-type]
     elif out is None:
         typer.echo(render.to_text(result), nl=False)  # type: ignore[arg-type]
+
+
+app.command("serve")(serve)
+app.command("mcp")(mcp)

@@ -211,6 +211,10 @@ class Index:
         rows = snapshot.passages(snapshot.passage_ids() if ids is None else ids)
         return [rows[pid] for pid in sorted(rows)]
 
+    def documents(self) -> list[str]:
+        """The paths of the indexed documents, sorted."""
+        return sorted(self._snapshot().file_states())
+
     def document(self, path: str | Path) -> list[tuple[int, Location]]:
         """(passage_id, place) of an indexed document's passages, in reading order."""
         return self._snapshot().document(str(Path(path).expanduser().resolve()))

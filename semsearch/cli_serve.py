@@ -1,0 +1,118 @@
+"""``semsearch serve`` and ``semsearch mcp``: one warm index behind HTTP or MCP.
+
+Both need the ``serve`` extra; without it they say which command installs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from . import console
+from .cli_options import IndexDir
+from .errors import MissingDependencyError
+from .retrieve import MAX_QUERY_CHARS
+
+if TYPE_CHECKING:
+    from .service import Service
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+EXTRA = 'pip install "semsearch[serve]"'
+
+Host = Annotated[
+    str, typer.Option(help="Address to listen on; another than loopback is reachable by others.")
+]
+
+
+def serve(
+    index: IndexDir = None,
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SEMSEARCH_TOKEN",
+            help="Require 'Authorization: Bearer TOKEN' on every route but /health and the page.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_writes: Annotated[
+        bool, typer.Option(help="Allow POST /index and DELETE /documents to change the index.")
+    ] = False,
+    root: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A folder clients may name files in (repeatable); the index's sources always are.",
+            show_default=False,
+        ),
+    ] = None,
+    cors: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An origin allowed to call the API from a browser (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    max_query_chars: Annotated[
+        int, typer.Option(help="Longest question accepted.")
+    ] = MAX_QUERY_CHARS,
+) -> None:
+    """Serve the index over HTTP: a JSON API (docs at /docs) and a search page at /.
+
+    Example: semsearch serve --index index --port 8765, then open http://127.0.0.1:8765/
+    """
+    with console.errors():
+        try:
+            import uvicorn
+
+            from .api import create_app
+        except ImportError as exc:
+            raise MissingDependencyError(f"semsearch serve needs the serve extra: {EXTRA}") from exc
+        service = _service(index, root or [], allow_writes, max_query_chars)
+        if host not in LOOPBACK:
+            console.echo(
+                f"warning: listening on {host}: reachable from other machines; consider --token",
+                err=True,
+            )
+        app = create_app(service, token=token, cors=cors)
+        typer.echo(
+            f"serving {service.index.directory} on http://{host}:{port}/ (API docs at /docs); "
+            "Ctrl-C stops",
+            err=True,
+        )
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+
+
+def mcp(
+    index: IndexDir = None,
+    http: Annotated[bool, typer.Option("--http", help="Streamable HTTP instead of stdio.")] = False,
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for --http.")] = 8766,
+) -> None:
+    """Serve the index as MCP tools (search, search_batch, get_passage, get_document).
+
+    Over stdio for a client that starts it (see README for the client config), or
+    over streamable HTTP at http://HOST:PORT/mcp with --http.
+    """
+    with console.errors():
+        try:
+            from .tools import create_server
+        except ImportError as exc:
+            raise MissingDependencyError(f"semsearch mcp needs the serve extra: {EXTRA}") from exc
+        server = create_server(_service(index, [], False, MAX_QUERY_CHARS))
+        if http:
+            server.run("streamable-http", host=host, port=port)
+        else:
+            server.run()
+
+
+def _service(index: Path | None, roots: list[Path], allow_writes: bool, max_chars: int) -> Service:
+    """The index opened once and its model warmed, so the first request is not cold."""
+    from .index import Index
+    from .service import Service
+
+    idx = Index.open(index)
+    idx.search("warm up", k=1)
+    return Service(idx, list(roots), allow_writes, max_chars)

@@ -1,0 +1,170 @@
+"""One warm index behind a network edge: what the HTTP API (:mod:`.api`) and the
+MCP tools (:mod:`.tools`) both call, so that they answer alike.
+
+It adds to :class:`~.index.Index` what a caller on the other side of a socket
+needs: bounds on what one request may ask (k, question length, batch size),
+JSON-ready answers, and a fence around the file system: a client names files
+only inside the roots the server was started with (and the index's own
+sources), never through ``..`` or a symbolic link that leads out of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, QueryError
+from .index import Index
+from .ranking import check_mode
+from .retrieve import MAX_QUERY_CHARS
+
+MAX_K = 100
+MAX_BATCH = 1000
+
+
+class ForbiddenPathError(InputError):
+    """A client named a file outside the folders this server may touch."""
+
+
+class NotFoundError(InputError):
+    """A client asked for a passage or document the index does not hold."""
+
+
+class WritesDisabledError(InputError):
+    """A client asked to change the index of a server started read-only."""
+
+
+@dataclass
+class Service:
+    """The index a server shares between its requests (thread-safe: the Index is)."""
+
+    index: Index
+    roots: list[Path] = field(default_factory=list)
+    """Folders clients may name files in; the index's own sources are always allowed."""
+    allow_writes: bool = False
+    max_query_chars: int = MAX_QUERY_CHARS
+    _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # -- asking --------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> dict[str, Any]:
+        """``{"query", "hits"}``, the hits as ``semsearch ask --json`` prints them."""
+        return self.search_batch([query], k, mode)["results"][0]
+
+    def search_batch(self, queries: list[str], k: int = 5, mode: str = "hybrid") -> dict[str, Any]:
+        """``{"results": [{"query", "hits"}, ...]}``: one model call, one vector search."""
+        self._check(queries, k, mode)
+        found = self.index.search_many(queries, k, mode)
+        return {
+            "results": [
+                {"query": q, "hits": [h.to_dict() for h in hits]}
+                for q, hits in zip(queries, found, strict=True)
+            ]
+        }
+
+    def _check(self, queries: list[str], k: int, mode: str) -> None:
+        if not 1 <= k <= MAX_K:
+            raise QueryError(f"k must be between 1 and {MAX_K}, got {k}")
+        if not 1 <= len(queries) <= MAX_BATCH:
+            raise QueryError(f"a batch holds 1 to {MAX_BATCH} questions, got {len(queries)}")
+        check_mode(mode)
+        for n, q in enumerate(queries):
+            where = "" if len(queries) == 1 else f" (question {n + 1})"
+            if not q.strip():
+                raise QueryError(f"empty question{where}: ask something")
+            if len(q) > self.max_query_chars:
+                raise QueryError(
+                    f"question{where} is {len(q):,} characters; at most "
+                    f"{self.max_query_chars:,} are accepted"
+                )
+
+    # -- reading more ----------------------------------------------------------------
+
+    def passage(self, passage_id: int) -> dict[str, Any]:
+        """One stored passage: its text and every place it stands."""
+        found = self.index.passages([passage_id])
+        if not found:
+            raise NotFoundError(f"no passage with id {passage_id}")
+        p = found[0]
+        return {
+            "passage_id": p.passage_id,
+            "text": p.text,
+            "occurrences": [
+                {"source": o.source, "start": o.start, "end": o.end} for o in p.occurrences
+            ],
+        }
+
+    def document(self, source: str) -> dict[str, Any]:
+        """An indexed document's passages in reading order, for context around a hit."""
+        path = self.allowed(source)
+        places = self.index.document(path)
+        if not places:
+            raise NotFoundError(f"{source} is not in the index; see GET /documents")
+        texts = {p.passage_id: p.text for p in self.index.passages(pid for pid, _ in places)}
+        return {
+            "source": str(path),
+            "passages": [
+                {"passage_id": pid, "start": o.start, "end": o.end, "text": texts[pid]}
+                for pid, o in places
+            ],
+        }
+
+    def documents(self) -> list[str]:
+        return self.index.documents()
+
+    def health(self) -> dict[str, Any]:
+        m = self.index.manifest
+        return {
+            "status": "ok",
+            "index": self.index.directory.name,
+            "documents": m.documents,
+            "passages": m.passages,
+            "model": m.encoder["name"],
+            "format": m.format,
+            "writes": self.allow_writes,
+        }
+
+    # -- changing ----------------------------------------------------------------------
+
+    def add(self, paths: list[str]) -> dict[str, Any]:
+        """Index files or folders under the allowed roots (new and changed files only)."""
+        allowed = self._writable(paths)
+        with self._write_lock:
+            changes = self.index.add(allowed)
+        return {
+            "added": changes.added,
+            "updated": changes.updated,
+            "unchanged": changes.unchanged,
+            "embedded": changes.embedded,
+            "skipped": [{"path": str(s.path), "reason": s.reason} for s in changes.skipped],
+        }
+
+    def remove(self, paths: list[str]) -> dict[str, Any]:
+        allowed = self._writable(paths)
+        with self._write_lock:
+            changes = self.index.remove(allowed)
+        return {"removed": changes.removed}
+
+    def _writable(self, paths: list[str]) -> list[Path]:
+        if not self.allow_writes:
+            raise WritesDisabledError(
+                "this server is read-only; start it with --allow-writes to change the index"
+            )
+        if not paths:
+            raise InputError("give one or more paths")
+        return [self.allowed(p) for p in paths]
+
+    def allowed(self, path: str) -> Path:
+        """``path`` resolved (links followed, relative to the server's working folder)
+        if it lies inside an allowed root, else refused."""
+        if ".." in Path(path).parts:
+            raise ForbiddenPathError(f"{path!r}: paths may not contain '..'")
+        roots = [r.resolve() for r in self.roots]
+        roots += [Path(s).resolve() for s in self.index.manifest.sources]
+        resolved = Path(path).expanduser().resolve()  # relative: to the server's folder
+        if any(resolved.is_relative_to(r) for r in roots):
+            return resolved
+        shown = ", ".join(str(r) for r in roots) or "none"
+        raise ForbiddenPathError(f"{path!r} is outside the folders this server may read: {shown}")
