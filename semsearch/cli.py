@@ -313,6 +313,10 @@ def models(index: IndexDir = None, as_json: Json = False) -> None:
         return
     if built_with:
         typer.echo(f"{directory} was built with {built_with['name']} ({built_with['dim']} dims)")
+        for member, weight in zip(
+            built_with.get("members", []), built_with.get("weights", []), strict=True
+        ):
+            typer.echo(f"  {member['name']}: weight {weight:.3f}, {member['fingerprint']}")
     else:
         typer.echo(f"no index at {directory}")
     typer.echo("encoders available here:")

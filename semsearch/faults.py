@@ -2,7 +2,9 @@
 
 ``SEMSEARCH_FAULT=POINT`` raises KeyboardInterrupt when a write reaches POINT,
 as a Ctrl-C there would; ``SEMSEARCH_FAULT=POINT:kill`` kills the process
-outright, as a power cut or ``kill -9`` would. The points, in the order a
+outright, as a power cut or ``kill -9`` would; ``SEMSEARCH_FAULT=POINT:wait``
+says so on stderr and waits there, for a test to send a real signal at a known
+moment. The points, in the order a
 write reaches them:
 
 - ``embed``: after the first batch of passages is embedded and stored;
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import time
 
 POINTS = ("embed", "commit", "manifest")
 
@@ -32,4 +36,8 @@ def point(name: str) -> None:
         return
     if how == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if how == "wait":
+        print(f"fault point {name}: waiting", file=sys.stderr, flush=True)
+        time.sleep(600)
+        return
     raise KeyboardInterrupt(f"fault injected at {name}")

@@ -182,12 +182,13 @@ def test_an_interrupted_write_says_so_and_leaves_the_index_as_it_was(
     writer = subprocess.Popen(
         [*_semsearch(), "index", "more", "--index", "idx"],
         cwd=work,
-        env=_env(),
+        env=_env(SEMSEARCH_FAULT="embed:wait"),  # mid-write, before the commit
         stderr=subprocess.PIPE,
         text=True,
     )
     assert writer.stderr is not None
-    assert writer.stderr.readline().startswith("embedding ")  # mid-write, before the commit
+    assert writer.stderr.readline().startswith("embedding ")
+    assert writer.stderr.readline() == "fault point embed: waiting\n"
     writer.send_signal(signum)
     rest = writer.stderr.read()
     assert writer.wait(timeout=60) == 130
