@@ -185,6 +185,9 @@ def test_an_interrupted_write_says_so_and_leaves_the_index_as_it_was(
         env=_env(SEMSEARCH_FAULT="embed:wait"),  # mid-write, before the commit
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a runner in the background (CI, `cmd &`) ignores SIGINT,
+        # and a child inherits that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert writer.stderr is not None
     assert writer.stderr.readline().startswith("embedding ")
