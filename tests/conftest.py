@@ -14,6 +14,15 @@ from semsearch import Index
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 QAIM = "وتسلمت القوات الأمنية العراقية قاعدة القائم العسكرية في محافظة الأنبار"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",  # else a closed network refuses its many connections
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+"""How the tests start the system's Chromium, headless, here and in CI."""
 
 
 @pytest.fixture(scope="session")

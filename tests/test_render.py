@@ -13,21 +13,12 @@ from semsearch.errors import InputError
 from semsearch.render import to_html, write
 from semsearch.report import compare, near_duplicates, search_many
 
-from .conftest import QAIM
+from .conftest import CHROMIUM_FLAGS, QAIM
 
 QUESTIONS = [
     "when did the Qaim base handover happen",
     "how many soldiers in Syria",
     "من هو السفير الأمريكي لدى بغداد؟",
-]
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
 ]
 
 
@@ -90,12 +81,12 @@ def chromium() -> str:
 def _render(chromium: str, page: Path, tmp_path: Path) -> tuple[str, bytes]:
     profile = ["--user-data-dir=" + str(tmp_path / "profile")]
     dom = subprocess.run(
-        [chromium, *CHROMIUM_FLAGS, *profile, "--dump-dom", page.as_uri()],
+        [chromium, "--headless", *CHROMIUM_FLAGS, *profile, "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=120, check=True,
     ).stdout  # fmt: skip
     shot = tmp_path / "page.png"
     subprocess.run(
-        [chromium, *CHROMIUM_FLAGS, *profile, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
+        [chromium, "--headless", *CHROMIUM_FLAGS, *profile, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
         capture_output=True, timeout=120, check=True,
     )  # fmt: skip
     return dom, shot.read_bytes()

@@ -21,18 +21,10 @@ import pytest
 
 from semsearch import Index
 
-from .conftest import QAIM, SEEDS, write
+from .conftest import CHROMIUM_FLAGS, QAIM, SEEDS, write
 
 QUESTION = "when did the Qaim base handover happen"
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _free_port() -> int:
@@ -286,7 +278,7 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
         yield b
         b.close()
 
