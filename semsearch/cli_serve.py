@@ -12,7 +12,7 @@ import typer
 
 from . import console
 from .cli_options import IndexDir
-from .errors import MissingDependencyError
+from .errors import InputError, MissingDependencyError
 from .retrieve import MAX_QUERY_CHARS
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ def serve(
             from .api import create_app
         except ImportError as exc:
             raise MissingDependencyError(f"semsearch serve needs the serve extra: {EXTRA}") from exc
+        _check_port(host, port)
         service = _service(index, root or [], allow_writes, max_query_chars)
         if host not in LOOPBACK:
             console.echo(
@@ -101,11 +102,28 @@ def mcp(
             from .tools import create_server
         except ImportError as exc:
             raise MissingDependencyError(f"semsearch mcp needs the serve extra: {EXTRA}") from exc
+        if http:
+            _check_port(host, port)
         server = create_server(_service(index, [], False, MAX_QUERY_CHARS))
         if http:
             server.run("streamable-http", host=host, port=port)
         else:
             server.run()
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port another program holds before loading anything, in one line."""
+    import os
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise InputError(
+            f"cannot listen on {host}:{port} ({reason}); choose another --port"
+        ) from None
 
 
 def _service(index: Path | None, roots: list[Path], allow_writes: bool, max_chars: int) -> Service:

@@ -311,3 +311,17 @@ def test_the_search_page_answers_in_a_real_browser(
     assert "<script>window.pwned = 1</script>" in shown and "<img src=x" in shown
     assert page.evaluate("window.pwned") is None
     page.close()
+
+
+def test_a_busy_port_is_one_line_naming_it(corpus: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port = held.getsockname()[1]
+        result = subprocess.run(
+            [SEMSEARCH, "serve", "--index", str(corpus / "index"), "--port", str(port)],
+            capture_output=True,
+            text=True,
+        )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: cannot listen on 127.0.0.1:{port} (Address already in use); choose another --port\n"
+    )
