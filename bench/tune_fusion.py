@@ -24,6 +24,7 @@ import numpy as np
 from semsearch import Index, Retrieval
 from semsearch.encoders import EncoderSet, load_encoder
 from semsearch.evaluate import read_qrels, relevant_passages
+from semsearch.language import guess_language
 from semsearch.ranking import Weights
 from semsearch.retrieve import retrieve
 
@@ -45,6 +46,7 @@ class Questions:
 
     index: Index
     texts: list[str]
+    languages: list[str | None]
     vectors: list[np.ndarray]
     relevant: list[set[int]]
     tune: np.ndarray
@@ -55,14 +57,15 @@ def load(index: Index, qrels: list, tune: np.ndarray, groups: list[str], cache: 
     encoder = index.encoder
     assert isinstance(encoder, EncoderSet), "tune the default encoder set"
     texts = [q.question for q in qrels]
+    languages = [guess_language(t) for t in texts]
     if cache.exists():
         with np.load(cache) as z:
             vectors = [z[str(n)] for n in range(len(encoder.members))]
     else:
-        vectors = encoder.member_queries(texts)
+        vectors = encoder.member_queries(texts, languages)
         np.savez(cache, **{str(n): v for n, v in enumerate(vectors)})
     relevant = relevant_passages(index.passages(), qrels)
-    return Questions(index, texts, vectors, relevant, tune, groups)
+    return Questions(index, texts, languages, vectors, relevant, tune, groups)
 
 
 def build(source: Path, work: Path, name: str) -> Index:
@@ -77,7 +80,7 @@ def build(source: Path, work: Path, name: str) -> Index:
 def reciprocal_ranks(qs: Questions, rows: np.ndarray, params: dict[str, float]) -> np.ndarray:
     encoder = qs.index.encoder
     texts = [qs.texts[i] for i in rows]
-    shares = encoder.shares(texts, [1.0, params["use"]])
+    shares = encoder.shares([qs.languages[i] for i in rows], [1.0, params["use"]])
     matrix = encoder.combine([v[rows] for v in qs.vectors], shares)
     weights = Weights(params["sentence"], params["lexical"], params["names"])
     snapshot = qs.index.backend.snapshot()

@@ -93,9 +93,11 @@ def create_app(
     def remove(body: PathsRequest) -> dict[str, Any]:
         return service.remove(body.paths)
 
+    search_page = resources.files("semsearch").joinpath("templates/search.html").read_text("utf-8")
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
-        return resources.files("semsearch").joinpath("templates/search.html").read_text("utf-8")
+        return search_page
 
     _errors(app)
     if token:

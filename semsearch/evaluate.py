@@ -175,19 +175,23 @@ def evaluate(
 def relevant_passages(passages: list[Passage], qrels: list[Qrel]) -> list[set[int]]:
     """For each question, the ids of the passages that answer it."""
     texts = {p.passage_id: collapse_spaces(p.text) for p in passages}
-    places = [
-        (PurePath(o.source).parts, o.start, o.end, p.passage_id)
-        for p in passages
-        for o in p.occurrences
-    ]
+    places: dict[str, list[tuple[tuple[str, ...], int, int, int]]] = {}  # by file name
+    for p in passages:
+        for o in p.occurrences:
+            parts = PurePath(o.source).parts
+            places.setdefault(parts[-1], []).append((parts, o.start, o.end, p.passage_id))
     relevant = []
     for q in qrels:
-        found = {pid for pid, t in texts.items() if any(a in t for a in q.expected)}
+        found = (
+            {pid for pid, t in texts.items() if any(a in t for a in q.expected)}
+            if q.expected
+            else set()
+        )
         for j in q.judgments:
             parts = PurePath(j.file).parts
             found |= {
                 pid
-                for source, start, end, pid in places
+                for source, start, end, pid in (places.get(parts[-1], ()) if parts else ())
                 if source[-len(parts) :] == parts and start <= j.offset < end
             }
         if not found:

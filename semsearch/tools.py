@@ -8,6 +8,7 @@ tool error the model can read and correct, not as a protocol failure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
@@ -66,7 +67,9 @@ def create_server(service: Service) -> MCPServer:
     return server
 
 
-def _answer(call: Any, text: Any) -> CallToolResult:
+def _answer(
+    call: Callable[[], dict[str, Any]], text: Callable[[dict[str, Any]], str]
+) -> CallToolResult:
     try:
         data = call()
     except SemsearchError as exc:

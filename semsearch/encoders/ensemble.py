@@ -55,6 +55,8 @@ class EncoderSet:
         self.weights = tuple(w / sum(raw) for w in raw)
         self.name = SEPARATOR.join(m.name for m in members)
         self.dim = sum(m.dim for m in members)
+        self._fingerprints = [m.spec()["fingerprint"] for m in members]
+        self._languages = [getattr(m, "languages", None) for m in members]
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         import numpy as np
@@ -63,17 +65,20 @@ class EncoderSet:
         return (np.hstack(parts) / math.sqrt(len(parts))).astype(np.float32)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.combine(self.member_queries(texts), self.shares(texts))
+        languages = [guess_language(t) for t in texts]
+        return self.combine(self.member_queries(texts, languages), self.shares(languages))
 
-    def member_queries(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Each member's unit vectors of the questions, centred where it has means."""
+    def member_queries(
+        self, texts: Sequence[str], languages: Sequence[str | None]
+    ) -> list[np.ndarray]:
+        """Each member's unit vectors of the questions (in ``languages``, as
+        :func:`~semsearch.language.guess_language` names them), centred where it has means."""
         import numpy as np
 
-        languages = [guess_language(t) for t in texts]
         out = []
-        for member in self.members:
+        for member, fingerprint in zip(self.members, self._fingerprints, strict=True):
             vectors = member.encode_queries(texts)
-            means = question_means(member.spec()["fingerprint"])
+            means = question_means(fingerprint)
             if means:
                 centred = vectors - np.vstack(
                     [means.get(lang or "*", means["*"]) for lang in languages]
@@ -82,17 +87,17 @@ class EncoderSet:
             out.append(vectors)
         return out
 
-    def shares(self, texts: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
+    def shares(
+        self, languages: Sequence[str | None], weights: Sequence[float] | None = None
+    ) -> np.ndarray:
         """Each question's weight per member (``weights``, default the set's own),
         zero where a member lacks the question's language, rows summing to 1."""
         import numpy as np
 
         weights = np.asarray(weights or self.weights, np.float32)
-        shares = np.tile(weights, (len(texts), 1))
-        for row, text in enumerate(texts):
-            lang = guess_language(text)
-            for n, member in enumerate(self.members):
-                known = getattr(member, "languages", None)
+        shares = np.tile(weights, (len(languages), 1))
+        for row, lang in enumerate(languages):
+            for n, known in enumerate(self._languages):
                 if known is not None and lang not in known:
                     shares[row, n] = 0.0
         total = shares.sum(axis=1, keepdims=True)
