@@ -325,3 +325,48 @@ def test_a_busy_port_is_one_line_naming_it(corpus: Path) -> None:
     assert result.stderr == (
         f"error: cannot listen on 127.0.0.1:{port} (Address already in use); choose another --port\n"
     )
+
+
+def test_a_write_by_another_process_is_seen_by_the_next_search(
+    server: Server, corpus: Path
+) -> None:
+    note = write(
+        corpus / "inbox" / "heron.txt",
+        "The grey heron count on the Tigris doubled this spring, the ministry of water said.\n",
+    )
+    index = ["--index", str(corpus / "index"), "-q"]
+    subprocess.run([SEMSEARCH, "index", str(note), *index], check=True, cwd=corpus)
+    hits = server.post("/search", {"query": "grey heron count Tigris", "k": 1}).json()["hits"]
+    assert hits[0]["source"] == str(note.resolve())
+    subprocess.run([SEMSEARCH, "remove", str(note), "--index", str(corpus / "index")], check=True)
+    hits = server.post("/search", {"query": "grey heron count Tigris", "k": 3}).json()["hits"]
+    assert all(h["source"] != str(note.resolve()) for h in hits)
+
+
+def test_the_mcp_server_answers_over_streamable_http(corpus: Path) -> None:
+    from mcp import Client
+
+    port = _free_port()
+    process = subprocess.Popen(
+        [SEMSEARCH, "mcp", "--http", "--port", str(port), "--index", str(corpus / "index")],
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120  # the models load before the server listens
+    while True:
+        assert process.poll() is None, "the MCP server exited"
+        assert time.monotonic() < deadline, "the MCP server did not start"
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+
+    async def ask() -> object:
+        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            return await client.call_tool("search", {"query": QUESTION, "k": 1})
+
+    try:
+        found = asyncio.run(ask())
+        assert QAIM in found.structured_content["hits"][0]["text"]
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
