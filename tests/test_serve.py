@@ -13,8 +13,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -23,6 +25,7 @@ from semsearch import Index
 
 from .conftest import CHROMIUM_FLAGS, QAIM, SEEDS, write
 
+T = TypeVar("T")
 QUESTION = "when did the Qaim base handover happen"
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
 
@@ -236,6 +239,13 @@ def test_without_the_extra_the_error_names_the_install_command(tmp_path: Path) -
 # -- MCP ----------------------------------------------------------------------------
 
 
+def _run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run an MCP client on a thread of its own: Playwright's sync API keeps an event
+    loop running on the main thread while its browser fixture lives."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def test_an_mcp_client_lists_the_tools_and_searches(corpus: Path) -> None:
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
@@ -255,7 +265,7 @@ def test_an_mcp_client_lists_the_tools_and_searches(corpus: Path) -> None:
             )
             return tools, found, passage, document
 
-    tools, found, passage, document = asyncio.run(session())
+    tools, found, passage, document = _run_async(session())
     assert {t.name for t in tools} == {"search", "search_batch", "get_passage", "get_document"}
     search = next(t for t in tools if t.name == "search")
     assert "any language" in search.description and "Arabic" in search.description
@@ -365,7 +375,7 @@ def test_the_mcp_server_answers_over_streamable_http(corpus: Path) -> None:
             return await client.call_tool("search", {"query": QUESTION, "k": 1})
 
     try:
-        found = asyncio.run(ask())
+        found = _run_async(ask())
         assert QAIM in found.structured_content["hits"][0]["text"]
     finally:
         process.terminate()
