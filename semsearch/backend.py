@@ -192,8 +192,40 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def open_backend(directory: Path) -> Backend:
-    """The backend of the index at ``directory`` (today always the local one)."""
+def rescored(
+    snapshot: Snapshot, queries: np.ndarray, pool: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, ids) of the ``k`` best of each row's candidate ``pool`` (-1 padded),
+    by the exact cosine of their stored vectors: how an approximate index's
+    answers are made exact among themselves."""
+    import numpy as np
+
+    k = min(k, pool.shape[1])
+    scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    ids = np.full((len(queries), k), -1, dtype=np.int64)
+    for row, (query, found) in enumerate(zip(queries, pool, strict=True)):
+        kept, matrix = snapshot.vectors(found[found >= 0].tolist())
+        exact = matrix @ query
+        best = np.argsort(-exact, kind="stable")[:k]
+        scores[row, : len(best)] = exact[best]
+        ids[row, : len(best)] = np.asarray(kept, dtype=np.int64)[best]
+    return scores, ids
+
+
+def open_backend(directory: Path, store: str | None = None) -> Backend:
+    """The backend of the index at ``directory``: in the Milvus ``store`` given (see
+    :mod:`.stores`), else in the one its manifest records, else the local folder."""
+    from .manifest import recorded_store
+
+    store = store or recorded_store(directory)
+    if store:
+        from .stores import parse_store, require_pymilvus
+
+        spec = parse_store(store)
+        require_pymilvus()  # before importing what imports it
+        from .milvus import MilvusBackend
+
+        return MilvusBackend(directory, spec)
     from .local import LocalBackend
 
     return LocalBackend(directory)

@@ -103,6 +103,18 @@ def index_cmd(
             show_default=False,
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Keep the passages in Milvus: milvus-lite:PATH.db (embedded, one process) or "
+            "milvus://HOST:PORT/COLLECTION (a server or cluster; token from "
+            "$SEMSEARCH_MILVUS_TOKEN). Recorded in the index folder, so later commands need "
+            'only --index. Needs: pip install "semsearch[milvus]". Default: the index\'s own, '
+            "else the folder itself (FAISS + SQLite).",
+            show_default=False,
+        ),
+    ] = None,
     prune: Annotated[
         bool, typer.Option("--prune", help="Also remove indexed files under PATHS that are gone.")
     ] = False,
@@ -125,6 +137,8 @@ def index_cmd(
       semsearch index seeds/
 
       semsearch index archive/ --index archive-index --model st:intfloat/multilingual-e5-base
+
+      semsearch index archive/ --index archive-index --store milvus://10.0.0.5:19530/news
     """
     from .encoders import EncoderOptions
     from .folder import index_dir
@@ -145,6 +159,7 @@ def index_cmd(
                 index_type=index_type,
                 prune=prune,
                 rebuild=rebuild,
+                store=store,
                 default_sources=[entry.DEMO_SOURCES],
                 progress=progress,
                 on_skip=on_skip,

@@ -13,10 +13,15 @@ exit codes (or HTTP statuses) happens only at the edge::
     ├── IndexCorruptError         an index file is unreadable or inconsistent
     ├── EncoderMismatchError      the index was built with another model
     ├── EncoderError              unknown encoder name, model will not load
+    ├── StoreError                a Milvus store cannot be reached, is in use or changed meanwhile
     └── MissingDependencyError    an optional extra is not installed
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 __all__ = [
     "EncoderError",
@@ -28,6 +33,7 @@ __all__ = [
     "NotAnIndexError",
     "QueryError",
     "SemsearchError",
+    "StoreError",
     "UnreadableFileError",
 ]
 
@@ -70,3 +76,38 @@ class EncoderError(SemsearchError):
 
 class MissingDependencyError(SemsearchError):
     """An optional extra is needed for what was asked."""
+
+
+class StoreError(SemsearchError):
+    """A remote store (Milvus) cannot be reached, is held by another process, or
+    another writer changed what this write relied on (running it again mends it)."""
+
+
+_Class = TypeVar("_Class", bound=type)
+
+
+def converting(
+    caught: type[BaseException] | tuple[type[BaseException], ...],
+    convert: Callable[[Any, BaseException], SemsearchError],
+) -> Callable[[_Class], _Class]:
+    """A class decorator: every public method raises ``convert(self, exc)`` instead
+    of a ``caught`` error, so a storage library's own exceptions (sqlite3's,
+    pymilvus's) never reach a user, only one of this tree with what to do."""
+
+    def decorate(cls: _Class) -> _Class:
+        def guard(method: Any) -> Any:
+            @functools.wraps(method)
+            def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    return method(self, *args, **kwargs)
+                except caught as exc:
+                    raise convert(self, exc) from None
+
+            return guarded
+
+        for name, member in list(vars(cls).items()):
+            if callable(member) and not name.startswith("_"):
+                setattr(cls, name, guard(member))
+        return cls
+
+    return decorate

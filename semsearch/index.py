@@ -274,6 +274,7 @@ def update(
     index_type: str | None = None,
     prune: bool = False,
     rebuild: bool = False,
+    store: str | None = None,
     default_sources: Sequence[str | Path] = (),
     progress: Progress | None = None,
     on_skip: OnSkip | None = None,
@@ -285,6 +286,8 @@ def update(
     The index is created afresh (reusing cached vectors) when there is none, when
     ``rebuild`` is set, or when the encoder or chunking differ from the index's;
     otherwise new and changed files are added (and gone ones removed with ``prune``).
+    ``store`` (see :mod:`.stores`) moves the passages to Milvus; without it they stay
+    where the index keeps them.
     """
     from .chunking import ChunkingConfig
 
@@ -294,9 +297,11 @@ def update(
     paths = list(paths) or recorded or list(default_sources)
     chunking = ChunkingConfig(**{**(current.chunking if current else {}), **(chunk_sizes or {})})
     chosen = _choose_encoder(encoder, options, current)
+    moving = store is not None and (current is None or current.store != _address(store))
     if (
         current is not None
         and not rebuild
+        and not moving
         and current.encoder == chosen.spec()
         and current.chunking == asdict(chunking)
     ):
@@ -308,8 +313,8 @@ def update(
             return idx, idx.add(paths, prune=prune, progress=progress, on_skip=on_skip)
     # no index to add to: created from paths, but as an addition, so that a writer
     # that created it meanwhile (another `semsearch index`) keeps what it added
-    exact = current is not None or rebuild
-    return _create(paths, directory, chosen, chunking, index_type, progress, on_skip, exact)
+    exact = (current is not None and not moving) or rebuild
+    return _create(paths, directory, chosen, chunking, index_type, progress, on_skip, exact, store)
 
 
 def _create(
@@ -321,13 +326,14 @@ def _create(
     progress: Progress | None,
     on_skip: OnSkip | None,
     exact: bool = True,
+    store: str | None = None,
 ) -> tuple[Index, Changes]:
     from .chunking import ChunkingConfig
     from .writer import WriteRequest, write_files
 
     if index_type is not None:
         check_index_type(index_type)
-    backend = open_backend(directory)
+    backend = open_backend(directory, store)
     request = WriteRequest(list(paths), encoder, chunking or ChunkingConfig(), index_type, exact)
     try:
         changes = write_files(backend, request, progress, on_skip)
@@ -337,6 +343,12 @@ def _create(
         backend.close()
         raise
     return idx, changes
+
+
+def _address(store: str) -> str:
+    from .stores import parse_store
+
+    return parse_store(store).address
 
 
 def _manifest_or_none(directory: Path) -> Manifest | None:

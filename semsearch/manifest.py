@@ -73,6 +73,8 @@ class Manifest:
     """Vectors in this generation's delta file (added since the base file was written)."""
     ann_stale: int = 0
     """Vectors in the base file whose passages are gone (skipped when searching)."""
+    store: str = ""
+    """Where the passages live when not in this folder: a Milvus address (see stores.py)."""
     format: int = FORMAT_VERSION
     tool: str = field(default="semsearch")
 
@@ -127,6 +129,15 @@ def recorded_sources(directory: Path) -> list[str]:
     except (OSError, ValueError, TypeError, KeyError):  # UnicodeDecodeError is a ValueError
         return []
     return [str(s) for s in sources] if isinstance(sources, list) else []
+
+
+def recorded_store(directory: Path) -> str:
+    """The store a manifest names (even one this version cannot otherwise read); else ""."""
+    try:
+        store = json.loads(manifest_path(directory).read_text(encoding="utf-8")).get("store")
+    except (OSError, ValueError, TypeError, AttributeError):
+        return ""
+    return store if isinstance(store, str) else ""
 
 
 def manifest_json(manifest: Manifest) -> str:

@@ -5,7 +5,6 @@ threads; replaced, not changed, when another writer commits.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .backend import DENSE_CANDIDATES, FileStates, SkippedFiles
-from .errors import IndexCorruptError
+from .backend import DENSE_CANDIDATES, FileStates, SkippedFiles, rescored
+from .errors import IndexCorruptError, converting
 from .exact import ExactFinder
 from .folder import rebuild_hint
 from .manifest import Manifest
@@ -26,27 +25,14 @@ if TYPE_CHECKING:
     from .vectors import Finder  # FAISS: imported only by approximate indexes and writes
 
 
-def sqlite_errors_as_corrupt(cls: type) -> type:
-    """Wrap every public method so that a database damaged after it was opened
-    gives an :class:`IndexCorruptError` with what to do, never a raw sqlite3 error."""
+def _unreadable(holder: Any, exc: BaseException) -> IndexCorruptError:
+    where = holder._database()
+    return IndexCorruptError(f"{where} is unreadable ({exc}){rebuild_hint(where.parent.parent)}")
 
-    def guard(method: Any) -> Any:
-        @functools.wraps(method)
-        def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(self, *args, **kwargs)
-            except sqlite3.DatabaseError as exc:
-                where = self._database()
-                raise IndexCorruptError(
-                    f"{where} is unreadable ({exc}){rebuild_hint(where.parent.parent)}"
-                ) from None
 
-        return guarded
-
-    for name, member in list(vars(cls).items()):
-        if callable(member) and not name.startswith("_"):
-            setattr(cls, name, guard(member))
-    return cls
+sqlite_errors_as_corrupt = converting(sqlite3.DatabaseError, _unreadable)
+"""Wrap every public method so that a database damaged after it was opened gives an
+:class:`IndexCorruptError` with what to do, never a raw sqlite3 error."""
 
 
 @sqlite_errors_as_corrupt
@@ -79,17 +65,7 @@ class LocalSnapshot:
             return self.finder.nearest(queries, k)
         if not approximate:
             return self._exact_finder().nearest(queries, k)
-        pool = self.candidates(queries, max(k, DENSE_CANDIDATES))
-        k = min(k, pool.shape[1])
-        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        ids = np.full((len(queries), k), -1, dtype=np.int64)
-        for row, (query, found) in enumerate(zip(queries, pool, strict=True)):
-            kept, matrix = self.vectors(found[found >= 0].tolist())
-            exact = matrix @ query
-            best = np.argsort(-exact, kind="stable")[:k]
-            scores[row, : len(best)] = exact[best]
-            ids[row, : len(best)] = np.asarray(kept, dtype=np.int64)[best]
-        return scores, ids
+        return rescored(self, queries, self.candidates(queries, max(k, DENSE_CANDIDATES)), k)
 
     def within(
         self, queries: np.ndarray, threshold: float
