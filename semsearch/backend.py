@@ -96,9 +96,10 @@ class Snapshot(Protocol):
         """(passage_id, place) of a document's passages, in reading order."""
         ...
 
-    def bm25(self, words: list[str], limit: int, budget: int) -> dict[int, float]:
-        """BM25 scores of passages holding any of these (normalised, stemmed) words;
-        the rarest words first while their postings total at most ``budget``."""
+    def bm25(self, words: list[list[str]], limit: int, budget: int) -> list[dict[int, float]]:
+        """For each question's (normalised, stemmed) words, the BM25 scores of up to
+        ``limit`` passages holding any of them; the rarest words first while their
+        postings total at most ``budget``."""
         ...
 
     def postings(self, skeletons: Iterable[str], budget: int) -> list[tuple[str, int, int]]:

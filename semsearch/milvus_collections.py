@@ -42,6 +42,8 @@ HNSW_BELOW = 2_000_000
 """Passages up to which HNSW is built; IVF_SQ8 above (a quarter of the memory)."""
 BATCH = 1000
 """Keys in one ``in [...]`` filter, rows in one upsert."""
+QUERY_LIMIT = 16384
+"""Most rows one query returns (Milvus's limit on offset + limit)."""
 UNUSED = [0.0, 0.0]
 FLAT, HNSW, IVF_SQ8 = "FLAT", "HNSW", "IVF_SQ8"
 KINDS = {"flat": FLAT, "hnsw": HNSW, "ivf": IVF_SQ8}
@@ -287,7 +289,11 @@ class Collections:
         return rows
 
     def rows(self, name: str, where: str, fields: list[str]) -> list[dict[str, Any]]:
-        """Every row matching ``where``, however many."""
+        """Every row matching ``where``, however many: one call while they fit in one
+        answer (most reads), else an iterator's several."""
+        rows = self.client.query(name, filter=where, output_fields=fields, limit=QUERY_LIMIT)
+        if len(rows) < QUERY_LIMIT:
+            return rows
         return [row for batch in self.batches(name, where, fields) for row in batch]
 
     def batches(self, name: str, where: str, fields: list[str]) -> Iterator[list[dict[str, Any]]]:
@@ -299,9 +305,9 @@ class Collections:
         finally:
             it.close()
 
-    def first(self, name: str, where: str, limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` ids matching ``where``."""
-        return self.client.query(name, filter=where, output_fields=["id"], limit=limit)
+    def first(self, name: str, where: str, fields: list[str], limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` rows matching ``where``."""
+        return self.client.query(name, filter=where, output_fields=fields, limit=limit)
 
     def count(self, name: str) -> int:
         rows = self.client.query(name, filter="", output_fields=["count(*)"])

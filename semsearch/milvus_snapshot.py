@@ -19,7 +19,7 @@ import numpy as np
 from .backend import DENSE_CANDIDATES, FileStates, SkippedFiles, rescored
 from .errors import StoreError, converting
 from .manifest import Manifest
-from .milvus_collections import Collections, quoted, search_params, vectors_of
+from .milvus_collections import QUERY_LIMIT, Collections, quoted, search_params, vectors_of
 from .records import Location, Passage
 
 
@@ -154,45 +154,59 @@ class MilvusSnapshot:
         rows.sort(key=lambda r: r["seq"])
         return [(r["passage_id"], Location(path, r["start"], r["end"])) for r in rows]
 
-    def bm25(self, words: list[str], limit: int, budget: int) -> dict[int, float]:
-        """Milvus's BM25 over the same normalised, stemmed words as the local store
-        (its inverted index bounds the work, so no word budget is applied)."""
-        if not words:
-            return {}
+    def bm25(self, words: list[list[str]], limit: int, budget: int) -> list[dict[int, float]]:
+        """Milvus's BM25 over the same normalised, stemmed words as the local store,
+        every question in one call (its inverted index bounds the work: no budget)."""
+        asked = [n for n, w in enumerate(words) if w]
+        out: list[dict[int, float]] = [{} for _ in words]
+        if not asked:
+            return out
         found = self.collections.search(
-            self.names.passages, [" ".join(words)], "sparse", limit, {"metric_type": "BM25"}
+            self.names.passages,
+            [" ".join(words[n]) for n in asked],
+            "sparse",
+            limit,
+            {"metric_type": "BM25"},
         )
-        # Milvus gives BM25 scores; Milvus Lite 3 gives their negatives as distances
-        return {hit["id"]: abs(float(hit["distance"])) for hit in found[0] if hit["distance"]}
+        for n, hits in zip(asked, found, strict=True):
+            # Milvus gives BM25 scores; Milvus Lite 3 their negatives, as distances
+            out[n] = {hit["id"]: abs(float(hit["distance"])) for hit in hits if hit["distance"]}
+        return out
 
     def postings(self, skeletons: Iterable[str], budget: int) -> list[tuple[str, int, int]]:
-        """The name-term rows of the rarest skeletons, within ``budget`` rows in all."""
-        counted = []
-        for skeleton in sorted(set(skeletons)):
-            where = f"array_contains(name_keys, {quoted([skeleton])[1:-1]})"
-            found = len(self.collections.first(self.names.passages, where, budget + 1))
-            if found:
-                counted.append((found, skeleton))
-        chosen: set[str] = set()
-        total = 0
-        for found, skeleton in sorted(counted):
-            total += found
-            if total > budget:
-                break
-            chosen.add(skeleton)
-        if not chosen:
+        """The name-term rows of the rarest skeletons, within ``budget`` rows in all.
+
+        One query for all the skeletons while their passages fit in one answer (as
+        on the XQuAD corpus); past that, one per skeleton, each stopped at ``budget + 1``.
+        """
+        wanted = sorted(set(skeletons))
+        if not wanted:
             return []
-        rows = self.collections.rows(
-            self.names.passages,
-            f"array_contains_any(name_keys, {quoted(sorted(chosen))})",
-            ["name_terms"],
+        c, name = self.collections, self.names.passages
+        rows = c.first(
+            name, f"array_contains_any(name_keys, {quoted(wanted)})", ["name_terms"], QUERY_LIMIT
         )
-        out = []
-        for row in rows:
-            for term in row["name_terms"]:
-                skeleton, _, mask = term.rpartition(":")
-                if skeleton in chosen:
-                    out.append((skeleton, int(mask), row["id"]))
+        by_skeleton: dict[str, list[tuple[str, int, int]]] = {}
+        if len(rows) < QUERY_LIMIT:
+            for row in rows:
+                for term in row["name_terms"]:
+                    shape, _, mask = term.rpartition(":")
+                    by_skeleton.setdefault(shape, []).append((shape, int(mask), row["id"]))
+        else:
+            for skeleton in wanted:
+                where = f"array_contains(name_keys, {quoted([skeleton])[1:-1]})"
+                for row in c.first(name, where, ["name_terms"], budget + 1):
+                    for term in row["name_terms"]:
+                        shape, _, mask = term.rpartition(":")
+                        if shape == skeleton:
+                            by_skeleton.setdefault(shape, []).append((shape, int(mask), row["id"]))
+        out: list[tuple[str, int, int]] = []
+        for skeleton in sorted(
+            set(wanted) & set(by_skeleton), key=lambda s: (len(by_skeleton[s]), s)
+        ):
+            if len(out) + len(by_skeleton[skeleton]) > budget:
+                break
+            out += by_skeleton[skeleton]
         return out
 
     def file_states(self) -> FileStates:

@@ -68,6 +68,11 @@ def check_query(queries: list[str], k: int) -> None:
             )
 
 
+GROUP = 16
+"""Questions whose candidates are read together: one vector, sentence and passage
+read per group (a round trip each to a remote store), bounded memory per group."""
+
+
 def retrieve(
     snapshot: Snapshot,
     queries: Sequence[str],
@@ -89,24 +94,32 @@ def retrieve(
     postings = snapshot.postings(
         (s for ts in terms for t in ts for s in t.skeletons), settings.lexical_budget
     )
-    out = []
-    for i, query in enumerate(queries):
-        bm25 = (
-            snapshot.bm25(
-                lexical_terms(query), settings.lexical_candidates, settings.lexical_budget
+    out: list[list[Hit]] = []
+    for first in range(0, len(queries), GROUP):
+        group = range(first, min(first + GROUP, len(queries)))
+        words = [lexical_terms(queries[i]) if lexical else [] for i in group]
+        bm25s = snapshot.bm25(words, settings.lexical_candidates, settings.lexical_budget)
+        pools, signals = [], []
+        for i, bm25 in zip(group, bm25s, strict=True):
+            names = name_scores(terms[i], postings, snapshot.manifest.passages) if lexical else {}
+            best_names = sorted(names, key=lambda pid: -names[pid])[: settings.lexical_candidates]
+            pools.append(
+                list(dict.fromkeys([int(p) for p in ids[i] if p >= 0] + [*bm25, *best_names]))
             )
-            if lexical
-            else {}
-        )
-        names = name_scores(terms[i], postings, snapshot.manifest.passages) if lexical else {}
-        best_names = sorted(names, key=lambda pid: -names[pid])[: settings.lexical_candidates]
-        pool = dict.fromkeys([int(p) for p in ids[i] if p >= 0] + [*bm25, *best_names])
-        candidates = _candidates(snapshot, matrix[i], list(pool), bm25, names)
-        signals = {pid: c.signals for pid, c in candidates.items()}
-        scores = fuse(signals, mode, settings.fusion, settings.weights)
-        order = sorted(scores, key=lambda pid: (-scores[pid], pid))[:want]
-        ranking = [(pid, scores[pid], candidates[pid]) for pid in order]
-        out.append(_hits(snapshot, ranking, k, settings.dedupe_cosine))
+            signals.append((bm25, names))
+        candidates = _candidates(snapshot, matrix[group.start : group.stop], pools, signals)
+        rankings = []
+        for scored in candidates:
+            scores = fuse(
+                {pid: c.signals for pid, c in scored.items()},
+                mode,
+                settings.fusion,
+                settings.weights,
+            )
+            order = sorted(scores, key=lambda pid: (-scores[pid], pid))[:want]
+            rankings.append([(pid, scores[pid], scored[pid]) for pid in order])
+        rows = snapshot.passages({pid for ranking in rankings for pid, _, _ in ranking})
+        out += [_hits(rows, ranking, k, settings.dedupe_cosine) for ranking in rankings]
     return out
 
 
@@ -121,42 +134,50 @@ class _Candidate:
 
 def _candidates(
     snapshot: Snapshot,
-    query: np.ndarray,
-    pool: list[int],
-    bm25: dict[int, float],
-    names: dict[int, float],
-) -> dict[int, _Candidate]:
-    """Score every candidate passage on every signal (one vector and one sentence lookup)."""
-    if not pool:
-        return {}
-    pool, vectors = snapshot.vectors(pool)  # a concurrent write may have removed some
-    passage = vectors @ query
-    best: dict[int, tuple[float, int, int]] = {}
-    for pid, start, end, vector in snapshot.sentences(pool):
-        score = float(vector @ query)
-        if pid not in best or score > best[pid][0]:
-            best[pid] = (score, start, end)
-    out = {}
-    for n, pid in enumerate(pool):
-        sentence = best.get(pid)
-        signals = Signals(
-            float(passage[n]),
-            sentence[0] if sentence else None,
-            bm25.get(pid, 0.0),
-            names.get(pid, 0.0),
-        )
-        out[pid] = _Candidate(signals, vectors[n], sentence[1:] if sentence else None)
+    queries: np.ndarray,
+    pools: list[list[int]],
+    signals: list[tuple[dict[int, float], dict[int, float]]],
+) -> list[dict[int, _Candidate]]:
+    """Score each question's candidate passages on every signal (the group's vectors
+    and sentences read in one lookup each)."""
+    found, vectors = snapshot.vectors(sorted({pid for pool in pools for pid in pool}))
+    row = {pid: n for n, pid in enumerate(found)}  # a concurrent write may have removed some
+    spans: dict[int, list[tuple[int, int, np.ndarray]]] = {}
+    for pid, start, end, vector in snapshot.sentences(found):
+        spans.setdefault(pid, []).append((start, end, vector))
+    out = []
+    for query, pool, (bm25, names) in zip(queries, pools, signals, strict=True):
+        scored = {}
+        for pid in pool:
+            if pid not in row:
+                continue
+            vector = vectors[row[pid]]
+            best: tuple[float, int, int] | None = None
+            for start, end, sentence in spans.get(pid, ()):
+                score = float(sentence @ query)
+                if best is None or score > best[0]:
+                    best = (score, start, end)
+            scored[pid] = _Candidate(
+                Signals(
+                    float(vector @ query),
+                    best[0] if best else None,
+                    bm25.get(pid, 0.0),
+                    names.get(pid, 0.0),
+                ),
+                vector,
+                best[1:] if best else None,
+            )
+        out.append(scored)
     return out
 
 
 def _hits(
-    snapshot: Snapshot,
+    rows: dict[int, Passage],
     ranking: list[tuple[int, float, _Candidate]],
     k: int,
     dedupe_cosine: float,
 ) -> list[Hit]:
     """Hits for the best ``k`` passages, skipping near-identical texts, with highlights."""
-    rows = snapshot.passages(pid for pid, _, _ in ranking)
     ranking = [entry for entry in ranking if entry[0] in rows]  # removed by a write meanwhile
     texts = {pid: collapse_spaces(rows[pid].text) for pid, _, _ in ranking}
     kept: list[tuple[int, _Candidate]] = []

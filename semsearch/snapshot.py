@@ -93,8 +93,8 @@ class LocalSnapshot:
     def document(self, path: str) -> list[tuple[int, Location]]:
         return [(pid, Location(path, s, e)) for pid, s, e in self.store.document_occurrences(path)]
 
-    def bm25(self, words: list[str], limit: int, budget: int) -> dict[int, float]:
-        return self.store.bm25(words, limit, budget)
+    def bm25(self, words: list[list[str]], limit: int, budget: int) -> list[dict[int, float]]:
+        return [self.store.bm25(w, limit, budget) if w else {} for w in words]
 
     def postings(self, skeletons: Iterable[str], budget: int) -> list[tuple[str, int, int]]:
         return self.store.postings(skeletons, budget)

@@ -79,7 +79,7 @@ def _brute_force(seeds_index: Index, question: str) -> list[tuple[int, float]]:
     terms = query_terms(question)
     postings = snapshot.postings((s for t in terms for s in t.skeletons), 10**9)
     names = name_scores(terms, postings, len(ids))
-    bm25 = snapshot.bm25(lexical_terms(question), 10_000, 10**9)
+    bm25 = snapshot.bm25([lexical_terms(question)], 10_000, 10**9)[0]
     top_names, top_bm25 = max(names.values(), default=1.0), max(bm25.values(), default=1.0)
     weights = ranking.Weights()
     scored = []
