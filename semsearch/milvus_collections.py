@@ -111,6 +111,9 @@ class Collections:
         pymilvus = require_pymilvus()
         # it logs each failed call with a traceback; the failure reaches the user as a StoreError
         logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+        # Milvus Lite's server, in this process for a file, logs each call it lacks
+        # (its query iterator asks for a timestamp and goes on without)
+        logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         try:
             self.client = pymilvus.MilvusClient(uri=spec.uri, token=spec.token, timeout=10)
         except Exception as exc:  # pymilvus raises several types for an unreachable store
