@@ -389,6 +389,7 @@ class MilvusTransaction:
             self.c.delete_in(self.n.files, "key", ["s:" + p for p in dropped])
         self._collect(set(unplaced) | self._left_by_crashes())
         self._verify()
+        self.c.flush()
         manifest = self._manifest(sources)
         text = manifest_json(manifest)
         self.c.put_meta("manifest", text)

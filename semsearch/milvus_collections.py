@@ -42,6 +42,14 @@ HNSW_BELOW = 2_000_000
 """Passages up to which HNSW is built; IVF_SQ8 above (a quarter of the memory)."""
 BATCH = 1000
 """Keys in one ``in [...]`` filter, rows in one upsert."""
+SCALAR_INDEXED = {
+    "": ("sha256", "write"),
+    "_sentences": ("passage_id",),
+    "_places": ("passage_id", "source"),
+    "_files": ("path",),
+}
+"""Fields filtered on, by collection suffix: an inverted index each, else every
+filter scans the collection (Milvus Lite: 1-4 s a search at 10,000 passages)."""
 QUERY_LIMIT = 16384
 """Most rows one query returns (Milvus's limit on offset + limit)."""
 UNUSED = [0.0, 0.0]
@@ -244,7 +252,15 @@ class Collections:
                     params={"bm25_k1": 1.2, "bm25_b": 0.75},  # SQLite FTS5's, as locally
                 )
             params.add_index(vector, index_type=FLAT, metric_type="IP")
+            for field in SCALAR_INDEXED.get(name.removeprefix(n.passages), ()):
+                params.add_index(field, index_type="INVERTED")
             c.create_collection(name, schema=schema, index_params=params)
+
+    def flush(self) -> None:
+        """Seal what a write added into indexed segments: until then a search scans
+        it row by row (Milvus Lite: 1.2 s instead of 0.07 s a dense search at 10,000)."""
+        for name in vars(self.names).values():
+            self.client.flush(name)
 
     def drop(self) -> None:
         for name in vars(self.names).values():

@@ -55,8 +55,10 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     port = free_port()
     data = tmp_path_factory.mktemp("milvus") / "data"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data)]
-        + ["--host", "127.0.0.1", "--port", str(port)],
+        [
+            *(sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data)),
+            *("--host", "127.0.0.1", "--port", str(port)),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
