@@ -45,7 +45,9 @@ from .errors import EncoderMismatchError, IndexNotFoundError, InputError, StoreE
 from .folder import locked
 from .lexical import terms as lexical_terms
 from .manifest import Manifest, manifest_json, parse_manifest, write_manifest
+from .milvus_audit import audit
 from .milvus_collections import (
+    MARKER,
     MAX_TEXT_BYTES,
     NAME_CAPACITY,
     UNUSED,
@@ -69,7 +71,6 @@ STALE_AFTER = 600.0
 counts as that of a crashed write."""
 FLUSH = 64
 """Passages held before they are upserted: what a crash can cost to re-embed."""
-MARKER = "write:"
 UNPLACED_KEPT = 2000
 """Passage ids a marker lists that a write unplaces (more: the next clean-up scans all)."""
 
@@ -135,43 +136,7 @@ class MilvusBackend:
 
     def audit(self) -> Audit:
         """Every rule the collections keep, counted (``semsearch check``)."""
-        c, n = self.collections, self.collections.names
-        problems: list[str] = []
-        manifest = self.snapshot().manifest
-        local = _local_encoder(self.directory)
-        if local is not None and local != manifest.encoder:
-            problems.append(
-                f"{self.directory}/manifest.json names encoder {local.get('name')!r} "
-                f"({local.get('fingerprint')}), the collection was built with "
-                f"{manifest.encoder['name']!r} ({manifest.encoder.get('fingerprint')})"
-            )
-        stored = _ids(c, n.passages, "id", "id >= 0")
-        placed = _ids(c, n.places, "passage_id", "seq >= 0")
-        sentences = _ids(c, n.sentences, "passage_id", "id >= 0")
-        documents = c.files(False)
-        sources = {r["source"] for b in c.batches(n.places, "seq >= 0", ["source"]) for r in b}
-        for count, what in (
-            (len(stored - placed), "passages with no place"),
-            (len(placed - stored), "places of missing passages"),
-            (len(sentences - stored), "sentence vectors of missing passages"),
-            (len(sources - set(documents)), "files with places but no file row"),
-            (len(set(documents) - sources), "indexed files with no place"),
-        ):
-            if count:
-                problems.append(f"{count} {what}")
-        if stale := [k for k in c.meta() if k.startswith(MARKER)]:
-            problems.append(
-                f"{len(stale)} writes in progress or interrupted "
-                "(the next semsearch index cleans up after an interrupted one)"
-            )
-        if (manifest.documents, manifest.passages) != (len(documents), len(stored)):
-            problems.append(
-                f"manifest says {manifest.documents} documents and {manifest.passages} passages, "
-                f"the collections hold {len(documents)} and {len(stored)}"
-            )
-        vectors = c.count(n.passages)  # every row has one: Milvus refuses a row without
-        states = {p: (f.size, f.mtime_ns) for p, f in documents.items()}
-        return Audit(states, len(stored & placed), vectors, tuple(problems))
+        return audit(self.collections, self.snapshot().manifest, self.directory)
 
     def close(self) -> None:
         if self._collections is not None:
@@ -262,7 +227,7 @@ class MilvusTransaction:
             return
         try:
             self._collect(self._own_batch())
-            self.c.delete(self.n.meta, f"key == {quoted([MARKER + self.id])[1:-1]}")
+            self.c.delete(self.n.meta, f"key == {quoted(MARKER + self.id)}")
         except Exception:  # the store may be what failed
             pass
 
@@ -277,7 +242,7 @@ class MilvusTransaction:
     def documents(self, paths: Iterable[str] | None = None) -> dict[str, DocumentRecord]:
         return {
             p: DocumentRecord(0, p, f.sha256, f.size, f.mtime_ns)
-            for p, f in self.c.files(False, paths).items()
+            for p, f in self.c.files(paths)["d"].items()
         }
 
     def passage_ids(self, hashes: Iterable[str]) -> dict[str, int]:
@@ -328,9 +293,9 @@ class MilvusTransaction:
         """Upsert the passages held, refusing two texts whose keys collide."""
         if not self._passages:
             return
-        ids = [row["id"] for row in self._passages]
-        for row in self.c.get(self.n.passages, ids, ["sha256"]):
-            mine = next(p for p in self._passages if p["id"] == row["id"])
+        held = {row["id"]: row for row in self._passages}
+        for row in self.c.get(self.n.passages, list(held), ["sha256"]):
+            mine = held[row["id"]]
             if row["sha256"] != mine["sha256"]:
                 raise StoreError(
                     f"passages {row['sha256'][:12]} and {mine['sha256'][:12]} share key "
@@ -361,7 +326,7 @@ class MilvusTransaction:
             self._skips[path] = None
 
     def documents_count(self) -> int:
-        known = set(self.c.files(False)) | set(self._put)
+        known = set(self.c.files()["d"]) | set(self._put)
         return len(known - self._removed)
 
     # -- the commit -----------------------------------------------------------------
@@ -418,7 +383,7 @@ class MilvusTransaction:
                 for seq, (pid, start, end) in enumerate(places)
             ],
         )
-        self.c.delete(self.n.places, f"source == {quoted([path])[1:-1]} and seq >= {len(places)}")
+        self.c.delete(self.n.places, f"source == {quoted(path)} and seq >= {len(places)}")
         row = FileRow(path, record.sha256, record.size, record.mtime_ns, "")
         self.c.upsert(self.n.files, [row.row()])
 
@@ -434,14 +399,13 @@ class MilvusTransaction:
         }
         for marker in self.crashed.values():
             if marker.get("unplaced") is None:  # too many to list: look at every passage
-                return _ids(self.c, self.n.passages, "id", "id >= 0")
+                return self.c.ids(self.n.passages, "id", "id >= 0")
             ids.update(marker["unplaced"])
         return ids
 
     def _own_batch(self) -> set[int]:
         return {
-            r["id"]
-            for r in self.c.rows(self.n.passages, f"write == {quoted([self.id])[1:-1]}", ["id"])
+            r["id"] for r in self.c.rows(self.n.passages, f"write == {quoted(self.id)}", ["id"])
         }
 
     def _collect(self, candidates: set[int]) -> None:
@@ -476,7 +440,7 @@ class MilvusTransaction:
             )
 
     def _manifest(self, sources: list[str]) -> Manifest:
-        documents = len(self.c.files(False))
+        documents = len(self.c.files()["d"])
         passages = self.c.count(self.n.passages)
         occurrences = self.c.count(self.n.places)
         kind = index_kind(self.index_type, passages)
@@ -521,14 +485,3 @@ def _crashed(key_: str, value: str) -> bool:
     except (ValueError, KeyError, TypeError):
         return True
     return False
-
-
-def _ids(c: Collections, name: str, field: str, where: str) -> set[int]:
-    return {r[field] for batch in c.batches(name, where, [field]) for r in batch}
-
-
-def _local_encoder(directory: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["encoder"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None

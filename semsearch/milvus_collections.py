@@ -53,6 +53,8 @@ filter scans the collection (Milvus Lite: 1-4 s a search at 10,000 passages)."""
 QUERY_LIMIT = 16384
 """Most rows one query returns (Milvus's limit on offset + limit)."""
 UNUSED = [0.0, 0.0]
+MARKER = "write:"
+"""Meta keys of writes in progress (or that crashed): ``write:`` + the write's id."""
 FLAT, HNSW, IVF_SQ8 = "FLAT", "HNSW", "IVF_SQ8"
 KINDS = {"flat": FLAT, "hnsw": HNSW, "ivf": IVF_SQ8}
 """``--index-type`` values and the Milvus index each builds (``auto`` picks by size)."""
@@ -86,9 +88,21 @@ def search_params(kind: str, k: int) -> dict[str, Any]:
     return {"metric_type": "IP", "params": {}}
 
 
-def quoted(values: Iterable[str]) -> str:
-    """A filter's list of strings (JSON quoting is what Milvus's parser reads)."""
-    return "[" + ",".join(json.dumps(v, ensure_ascii=False) for v in values) + "]"
+def quoted(value: str) -> str:
+    """A string in a filter (JSON quoting is what Milvus's parser reads)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def listed(values: Sequence[Any]) -> str:
+    """A filter's list of strings or integers."""
+    return "[" + ",".join(quoted(v) if isinstance(v, str) else str(int(v)) for v in values) + "]"
+
+
+def _in_batches(field: str, values: Iterable[Any], extra: str) -> Iterator[str]:
+    """``field in [...]`` filters of at most BATCH values each."""
+    wanted = sorted(set(values))
+    for i in range(0, len(wanted), BATCH):
+        yield f"{field} in {listed(wanted[i : i + BATCH])}{extra}"
 
 
 @dataclass(frozen=True)
@@ -131,13 +145,13 @@ class Collections:
     def _cannot_open(self, exc: Exception) -> str:
         if self.spec.embedded:
             return (
-                f"cannot open {self.spec.uri} ({_reason(exc)}); Milvus Lite lets one process "
+                f"cannot open {self.spec.uri} ({reason_of(exc)}); Milvus Lite lets one process "
                 "open a file at a time: stop the other one, or serve it to several with "
                 f"milvus-lite server --data-dir {self.spec.uri} and --store "
                 f"milvus://127.0.0.1:19530/{self.spec.collection}"
             )
         return (
-            f"cannot reach Milvus at {self.spec.address} ({_reason(exc)}); is it running? "
+            f"cannot reach Milvus at {self.spec.address} ({reason_of(exc)}); is it running? "
             "(a token goes in $SEMSEARCH_MILVUS_TOKEN)"
         )
 
@@ -149,13 +163,14 @@ class Collections:
     def exists(self) -> bool:
         """Whether the collections are there; loaded for searching if they are (a
         server keeps them loaded, Milvus Lite opens a file with them released)."""
+        if self._loaded:
+            return True
         if not self.client.has_collection(self.names.meta):
             return False
-        if not self._loaded:
-            for name in vars(self.names).values():
-                if self.client.has_collection(name):
-                    self.client.load_collection(name)
-            self._loaded = True
+        for name in vars(self.names).values():
+            if self.client.has_collection(name):
+                self.client.load_collection(name)
+        self._loaded = True
         return True
 
     def create(self, dim: int) -> None:
@@ -299,13 +314,11 @@ class Collections:
         self, name: str, field: str, values: Iterable[Any], fields: list[str], extra: str = ""
     ) -> list[dict[str, Any]]:
         """Rows whose ``field`` is one of ``values`` (and ``extra``), a batch at a time."""
-        wanted = sorted(set(values))
-        rows: list[dict[str, Any]] = []
-        for i in range(0, len(wanted), BATCH):
-            batch = wanted[i : i + BATCH]
-            listed = quoted(batch) if isinstance(batch[0], str) else str([int(v) for v in batch])
-            rows += self.rows(name, f"{field} in {listed}{extra}", fields)
-        return rows
+        return [
+            row
+            for where in _in_batches(field, values, extra)
+            for row in self.rows(name, where, fields)
+        ]
 
     def rows(self, name: str, where: str, fields: list[str]) -> list[dict[str, Any]]:
         """Every row matching ``where``, however many: one call while they fit in one
@@ -324,6 +337,10 @@ class Collections:
         finally:
             it.close()
 
+    def ids(self, name: str, field: str, where: str) -> set[int]:
+        """The values of one integer field over every row matching ``where``."""
+        return {row[field] for batch in self.batches(name, where, [field]) for row in batch}
+
     def first(self, name: str, where: str, fields: list[str], limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` rows matching ``where``."""
         return self.client.query(name, filter=where, output_fields=fields, limit=limit)
@@ -336,15 +353,18 @@ class Collections:
         """Every meta row, key to value."""
         return {r["key"]: r["value"] for r in self.rows(self.names.meta, 'key != ""', ["value"])}
 
-    def files(self, skipped: bool, paths: Iterable[str] | None = None) -> dict[str, FileRow]:
-        """The indexed files (or those ``skipped``), all or those among ``paths``."""
-        where = 'reason != ""' if skipped else 'reason == ""'
+    def files(self, paths: Iterable[str] | None = None) -> dict[str, dict[str, FileRow]]:
+        """Rows of ``C_files`` by kind (``d``: indexed, ``s``: skipped), then path; all
+        of them or those among ``paths``, in one read."""
         fields = ["path", "sha256", "size", "mtime_ns", "reason"]
         if paths is None:
-            rows = self.rows(self.names.files, where, fields)
+            rows = self.rows(self.names.files, 'path != ""', fields)
         else:
-            rows = self.where_in(self.names.files, "path", paths, fields, f" and {where}")
-        return {r["path"]: FileRow(*(r[f] for f in fields)) for r in rows}
+            rows = self.where_in(self.names.files, "path", paths, fields)
+        out: dict[str, dict[str, FileRow]] = {"d": {}, "s": {}}
+        for r in rows:
+            out["s" if r["reason"] else "d"][r["path"]] = FileRow(*(r[f] for f in fields))
+        return out
 
     def search(
         self, name: str, data: list[Any], field: str, k: int, params: dict[str, Any]
@@ -358,11 +378,8 @@ class Collections:
             self.client.upsert(name, rows[i : i + BATCH])
 
     def delete_in(self, name: str, field: str, values: Iterable[Any], extra: str = "") -> None:
-        wanted = sorted(set(values))
-        for i in range(0, len(wanted), BATCH):
-            batch = wanted[i : i + BATCH]
-            listed = quoted(batch) if isinstance(batch[0], str) else str([int(v) for v in batch])
-            self.client.delete(name, filter=f"{field} in {listed}{extra}")
+        for where in _in_batches(field, values, extra):
+            self.client.delete(name, filter=where)
 
     def delete(self, name: str, where: str) -> None:
         self.client.delete(name, filter=where)
@@ -381,7 +398,8 @@ def vectors_of(rows: list[dict[str, Any]], dim: int) -> np.ndarray:
     return matrix
 
 
-def _reason(exc: Exception) -> str:
+def reason_of(exc: BaseException) -> str:
+    """The first line of what a pymilvus error says."""
     text = str(getattr(exc, "message", "") or exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 

@@ -11,7 +11,7 @@ crashed, is not an answer until a write places it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,15 +19,21 @@ import numpy as np
 from .backend import DENSE_CANDIDATES, FileStates, SkippedFiles, rescored
 from .errors import StoreError, converting
 from .manifest import Manifest
-from .milvus_collections import QUERY_LIMIT, Collections, quoted, search_params, vectors_of
+from .milvus_collections import (
+    QUERY_LIMIT,
+    Collections,
+    listed,
+    quoted,
+    reason_of,
+    search_params,
+    vectors_of,
+)
 from .records import Location, Passage
 
 
 def store_error(holder: Any, exc: BaseException) -> StoreError:
     """A pymilvus error, said as what failed and where."""
-    message = str(getattr(exc, "message", "") or exc).strip().splitlines()
-    reason = message[0] if message else type(exc).__name__
-    return StoreError(f"Milvus at {holder.collections.spec.address} failed: {reason}")
+    return StoreError(f"Milvus at {holder.collections.spec.address} failed: {reason_of(exc)}")
 
 
 def milvus_errors(cls: type) -> type:
@@ -133,22 +139,13 @@ class MilvusSnapshot:
 
     def passage_ids(self) -> list[int]:
         """Every placed passage's id, ascending."""
-        placed = {
-            row["passage_id"]
-            for batch in self.collections.batches(self.names.places, "seq >= 0", ["passage_id"])
-            for row in batch
-        }
-        stored = {
-            row["id"]
-            for batch in self.collections.batches(self.names.passages, "id >= 0", ["id"])
-            for row in batch
-        }
-        return sorted(placed & stored)
+        placed = self.collections.ids(self.names.places, "passage_id", "seq >= 0")
+        return sorted(placed & self.collections.ids(self.names.passages, "id", "id >= 0"))
 
     def document(self, path: str) -> list[tuple[int, Location]]:
         rows = self.collections.rows(
             self.names.places,
-            f"source == {quoted([path])[1:-1]}",
+            f"source == {quoted(path)}",
             ["passage_id", "seq", "start", "end"],
         )
         rows.sort(key=lambda r: r["seq"])
@@ -184,22 +181,17 @@ class MilvusSnapshot:
             return []
         c, name = self.collections, self.names.passages
         rows = c.first(
-            name, f"array_contains_any(name_keys, {quoted(wanted)})", ["name_terms"], QUERY_LIMIT
+            name, f"array_contains_any(name_keys, {listed(wanted)})", ["name_terms"], QUERY_LIMIT
         )
         by_skeleton: dict[str, list[tuple[str, int, int]]] = {}
         if len(rows) < QUERY_LIMIT:
-            for row in rows:
-                for term in row["name_terms"]:
-                    shape, _, mask = term.rpartition(":")
-                    by_skeleton.setdefault(shape, []).append((shape, int(mask), row["id"]))
+            for term in _terms(rows):
+                by_skeleton.setdefault(term[0], []).append(term)
         else:
             for skeleton in wanted:
-                where = f"array_contains(name_keys, {quoted([skeleton])[1:-1]})"
-                for row in c.first(name, where, ["name_terms"], budget + 1):
-                    for term in row["name_terms"]:
-                        shape, _, mask = term.rpartition(":")
-                        if shape == skeleton:
-                            by_skeleton.setdefault(shape, []).append((shape, int(mask), row["id"]))
+                where = f"array_contains(name_keys, {quoted(skeleton)})"
+                found = _terms(c.first(name, where, ["name_terms"], budget + 1))
+                by_skeleton[skeleton] = [term for term in found if term[0] == skeleton]
         out: list[tuple[str, int, int]] = []
         for skeleton in sorted(
             set(wanted) & set(by_skeleton), key=lambda s: (len(by_skeleton[s]), s)
@@ -216,15 +208,23 @@ class MilvusSnapshot:
         return skipped_files(self.collections)
 
 
+def _terms(rows: list[dict[str, Any]]) -> Iterator[tuple[str, int, int]]:
+    """(skeleton, vowel mask, passage id) of the ``skeleton:mask`` name terms of rows."""
+    for row in rows:
+        for term in row["name_terms"]:
+            skeleton, _, mask = term.rpartition(":")
+            yield skeleton, int(mask), row["id"]
+
+
 def file_states(collections: Collections) -> FileStates:
-    """(size, mtime_ns) of every file seen: indexed, or skipped as unusable."""
-    return {p: (f.size, f.mtime_ns) for p, f in collections.files(False).items()} | {
-        p: (f.size, f.mtime_ns) for p, f in collections.files(True).items()
-    }
+    """(size, mtime_ns) of every file seen: indexed, or skipped as unusable (one read;
+    ``ask`` looks before each question whether anything changed)."""
+    files = collections.files()
+    return {p: (f.size, f.mtime_ns) for kind in ("d", "s") for p, f in files[kind].items()}
 
 
 def skipped_files(collections: Collections, paths: Iterable[str] | None = None) -> SkippedFiles:
-    return {p: (f.size, f.mtime_ns, f.reason) for p, f in collections.files(True, paths).items()}
+    return {p: (f.size, f.mtime_ns, f.reason) for p, f in collections.files(paths)["s"].items()}
 
 
 MilvusSnapshot = milvus_errors(MilvusSnapshot)
