@@ -116,11 +116,35 @@ def retrieve(
                 settings.fusion,
                 settings.weights,
             )
-            order = sorted(scores, key=lambda pid: (-scores[pid], pid))[:want]
-            rankings.append([(pid, scores[pid], scored[pid]) for pid in order])
+            rankings.append([(pid, scores[pid], scored[pid]) for pid in _best(scores, want)])
         rows = snapshot.passages({pid for ranking in rankings for pid, _, _ in ranking})
-        out += [_hits(rows, ranking, k, settings.dedupe_cosine) for ranking in rankings]
+        out += [
+            _hits(rows, _by_place(rows, ranking)[:want], k, settings.dedupe_cosine)
+            for ranking in rankings
+        ]
     return out
+
+
+def _best(scores: dict[int, float], want: int) -> list[int]:
+    """The ``want`` best-scored passages, and any tied with the last of them (the
+    tie is decided by place, once their rows are read)."""
+    order = sorted(scores, key=lambda pid: -scores[pid])
+    end = min(want, len(order))
+    while 0 < end < len(order) and scores[order[end]] == scores[order[end - 1]]:
+        end += 1
+    return order[:end]
+
+
+def _by_place(
+    rows: dict[int, Passage], ranking: list[tuple[int, float, _Candidate]]
+) -> list[tuple[int, float, _Candidate]]:
+    """Best first; equal scores (a name matched by several passages, in lexical
+    mode) in the order of their first place in the files, not of their ids, which
+    each store gives in its own way: the same answers from every store."""
+    found = [entry for entry in ranking if entry[0] in rows]  # removed by a write meanwhile
+    return sorted(
+        found, key=lambda e: (-e[1], min((o.source, o.start) for o in rows[e[0]].occurrences))
+    )
 
 
 @dataclass(frozen=True)
@@ -178,7 +202,6 @@ def _hits(
     dedupe_cosine: float,
 ) -> list[Hit]:
     """Hits for the best ``k`` passages, skipping near-identical texts, with highlights."""
-    ranking = [entry for entry in ranking if entry[0] in rows]  # removed by a write meanwhile
     texts = {pid: collapse_spaces(rows[pid].text) for pid, _, _ in ranking}
     kept: list[tuple[int, _Candidate]] = []
     hits: list[Hit] = []
