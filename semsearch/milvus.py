@@ -49,12 +49,12 @@ from .milvus_audit import audit
 from .milvus_collections import (
     MARKER,
     MAX_TEXT_BYTES,
-    NAME_CAPACITY,
     UNUSED,
     Collections,
     FileRow,
     index_kind,
     key,
+    names_vector,
     passage_key,
     quoted,
 )
@@ -262,7 +262,6 @@ class MilvusTransaction:
                 "bytes; index with a smaller --max-chars"
             )
         pid = passage_key(sha256)
-        names = sorted({f"{s}:{m}" for s, m in passage_terms(text)})[:NAME_CAPACITY]
         self._passages.append(
             {
                 "id": pid,
@@ -270,8 +269,7 @@ class MilvusTransaction:
                 "text": text,
                 "vector": np.asarray(vector, dtype=np.float32).tolist(),
                 "words": " ".join(lexical_terms(text)),
-                "name_keys": sorted({t.rpartition(":")[0] for t in names}),
-                "name_terms": names,
+                "names": names_vector(passage_terms(text)),
                 "write": self.id,
             }
         )

@@ -8,8 +8,8 @@ For a collection name ``C``:
   of its text (so every writer gives the same text the same key, and a write is
   an idempotent upsert): text, hash, vector, the Arabic-normalised and stemmed
   words (:func:`semsearch.lexical.terms`) that Milvus's BM25 function turns into a
-  sparse vector, name skeletons (:mod:`semsearch.skeletons`) and the write that
-  stored it;
+  sparse vector, its name and number shapes (:mod:`semsearch.skeletons`) as a
+  second sparse vector (:func:`names_vector`), and the write that stored it;
 - ``C_sentences``: sentence vectors, keyed by (passage, start);
 - ``C_places``: where each passage stands, keyed by (file, position);
 - ``C_files``: each indexed file's hash, size and time, and files skipped as unusable;
@@ -36,8 +36,12 @@ from .stores import StoreSpec, require_pymilvus
 
 MAX_TEXT_BYTES = 65535
 """Milvus's longest VARCHAR: a passage's text, in UTF-8, must fit."""
-NAME_CAPACITY = 4096
-"""Most name terms kept per passage (Milvus's largest ARRAY)."""
+MASKS_BELOW = 2**24
+"""Vowel masks kept (all but those of words of 24 consonants or more): a sparse
+vector's values are float32, whole numbers exact below 2**24."""
+NAME_SEARCH = {"metric_type": "IP", "params": {"drop_ratio_search": 0.0}}
+"""Searching ``names`` with one dimension set to 1 finds every passage holding it,
+its value as the distance: exact, nothing dropped."""
 HNSW_BELOW = 2_000_000
 """Passages up to which HNSW is built; IVF_SQ8 above (a quarter of the memory)."""
 BATCH = 1000
@@ -68,6 +72,26 @@ def key(text: str) -> int:
 def passage_key(sha256: str) -> int:
     """The id of the passage whose text hashes to ``sha256``: the same in every writer."""
     return int(sha256[:16], 16) >> 1
+
+
+def name_dim(skeleton: str, nth: int) -> int:
+    """The dimension of ``names`` for a skeleton's ``nth`` vowel mask in a passage
+    (most skeletons have one): 32 bits of a hash, as Milvus's BM25 hashes words,
+    so two skeletons share one about once per four billion pairs."""
+    digest = hashlib.blake2b(f"{skeleton}\0{nth}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % (2**32 - 1)  # Milvus's dimensions stop below
+
+
+def names_vector(terms: Iterable[tuple[str, int]]) -> dict[int, float]:
+    """A passage's (skeleton, vowel mask) terms as a sparse vector: the ``nth`` mask
+    of a skeleton is ``mask + 1`` at ``name_dim(skeleton, nth)``. A passage without
+    names holds the empty skeleton, which no question asks for (Milvus wants a value)."""
+    masks: dict[str, list[int]] = {}
+    for skeleton, mask in sorted(terms):
+        if mask < MASKS_BELOW - 1:
+            masks.setdefault(skeleton, []).append(mask)
+    vector = {name_dim(s, n): float(m + 1) for s, ms in masks.items() for n, m in enumerate(ms)}
+    return vector or {name_dim("", 0): 1.0}
 
 
 def index_kind(option: str, count: int) -> str:
@@ -179,7 +203,6 @@ class Collections:
 
         c, n = self.client, self.names
         small = [("unused", DataType.FLOAT_VECTOR, {"dim": 2})]
-        names = {"element_type": DataType.VARCHAR, "max_length": 64, "max_capacity": NAME_CAPACITY}
         passages = [
             ("id", DataType.INT64, {"is_primary": True}),
             ("sha256", DataType.VARCHAR, {"max_length": 64}),
@@ -195,7 +218,7 @@ class Collections:
                 },
             ),
             ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
-            *((f, DataType.ARRAY, names) for f in ("name_keys", "name_terms")),
+            ("names", DataType.SPARSE_FLOAT_VECTOR, {}),
             ("write", DataType.VARCHAR, {"max_length": 64}),
         ]
         tables = {
@@ -266,6 +289,7 @@ class Collections:
                     metric_type="BM25",
                     params={"bm25_k1": 1.2, "bm25_b": 0.75},  # SQLite FTS5's, as locally
                 )
+                params.add_index("names", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
             params.add_index(vector, index_type=FLAT, metric_type="IP")
             for field in SCALAR_INDEXED.get(name.removeprefix(n.passages), ()):
                 params.add_index(field, index_type="INVERTED")
@@ -369,7 +393,10 @@ class Collections:
     def search(
         self, name: str, data: list[Any], field: str, k: int, params: dict[str, Any]
     ) -> list[list[dict[str, Any]]]:
-        return self.client.search(name, data=data, anns_field=field, limit=k, search_params=params)
+        # ids and distances only: by default a hit brings every field (text, vectors)
+        return self.client.search(
+            name, data=data, anns_field=field, limit=k, search_params=params, output_fields=["id"]
+        )
 
     # -- writing ------------------------------------------------------------------
 

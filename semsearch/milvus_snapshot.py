@@ -11,7 +11,7 @@ crashed, is not an answer until a write places it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,9 +20,9 @@ from .backend import DENSE_CANDIDATES, FileStates, SkippedFiles, rescored
 from .errors import StoreError, converting
 from .manifest import Manifest
 from .milvus_collections import (
-    QUERY_LIMIT,
+    NAME_SEARCH,
     Collections,
-    listed,
+    name_dim,
     quoted,
     reason_of,
     search_params,
@@ -171,34 +171,28 @@ class MilvusSnapshot:
         return out
 
     def postings(self, skeletons: Iterable[str], budget: int) -> list[tuple[str, int, int]]:
-        """The name-term rows of the rarest skeletons, within ``budget`` rows in all.
-
-        One query for all the skeletons while their passages fit in one answer (as
-        on the XQuAD corpus); past that, one per skeleton, each stopped at ``budget + 1``.
-        """
-        wanted = sorted(set(skeletons))
-        if not wanted:
-            return []
-        c, name = self.collections, self.names.passages
-        rows = c.first(
-            name, f"array_contains_any(name_keys, {listed(wanted)})", ["name_terms"], QUERY_LIMIT
-        )
-        by_skeleton: dict[str, list[tuple[str, int, int]]] = {}
-        if len(rows) < QUERY_LIMIT:
-            for term in _terms(rows):
-                by_skeleton.setdefault(term[0], []).append(term)
-        else:
-            for skeleton in wanted:
-                where = f"array_contains(name_keys, {quoted(skeleton)})"
-                found = _terms(c.first(name, where, ["name_terms"], budget + 1))
-                by_skeleton[skeleton] = [term for term in found if term[0] == skeleton]
+        """The name-term rows of the rarest skeletons, within ``budget`` rows in all,
+        as the local store chooses them: each skeleton's rows (a passage's first mask
+        of it, then its second...: a search each, all skeletons at once) are counted
+        up to ``budget + 1``."""
+        rows: dict[str, list[tuple[str, int, int]]] = {s: [] for s in set(skeletons)}
+        asking, nth = sorted(rows), 0
+        while asking:
+            queries = [{name_dim(s, nth): 1.0} for s in asking]
+            found = self.collections.search(
+                self.names.passages, queries, "names", budget + 1, NAME_SEARCH
+            )
+            for skeleton, hits in zip(asking, found, strict=True):
+                rows[skeleton] += [(skeleton, round(abs(h["distance"])) - 1, h["id"]) for h in hits]
+            asking = [
+                s for s, hits in zip(asking, found, strict=True) if hits and len(rows[s]) <= budget
+            ]
+            nth += 1
         out: list[tuple[str, int, int]] = []
-        for skeleton in sorted(
-            set(wanted) & set(by_skeleton), key=lambda s: (len(by_skeleton[s]), s)
-        ):
-            if len(out) + len(by_skeleton[skeleton]) > budget:
+        for skeleton in sorted((s for s in rows if rows[s]), key=lambda s: (len(rows[s]), s)):
+            if len(out) + len(rows[skeleton]) > budget:
                 break
-            out += by_skeleton[skeleton]
+            out += rows[skeleton]
         return out
 
     def file_states(self) -> FileStates:
@@ -206,14 +200,6 @@ class MilvusSnapshot:
 
     def skipped(self) -> SkippedFiles:
         return skipped_files(self.collections)
-
-
-def _terms(rows: list[dict[str, Any]]) -> Iterator[tuple[str, int, int]]:
-    """(skeleton, vowel mask, passage id) of the ``skeleton:mask`` name terms of rows."""
-    for row in rows:
-        for term in row["name_terms"]:
-            skeleton, _, mask = term.rpartition(":")
-            yield skeleton, int(mask), row["id"]
 
 
 def file_states(collections: Collections) -> FileStates:
