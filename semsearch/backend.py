@@ -190,6 +190,11 @@ class Backend(Protocol):
         """Check every part against the others (for ``semsearch check``)."""
         ...
 
+    def interrupted(self) -> bool:
+        """Whether a write died part-way and left the next one work to finish,
+        even when no file changed (Milvus; a local write lands whole or not at all)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -109,6 +109,9 @@ class LocalBackend:
             if txn.committed is not None:
                 self._snapshot = txn.committed
 
+    def interrupted(self) -> bool:
+        return False
+
     def audit(self) -> Audit:
         """Reads the files directly rather than through :meth:`snapshot`, which
         refuses an inconsistent index, so that it can say what is wrong."""

@@ -9,8 +9,8 @@ alike (see :mod:`.milvus_collections`):
 
 1. new passages, with their sentence vectors, are upserted as they are embedded;
    readers do not show a passage without a place (:mod:`.milvus_snapshot`);
-2. at commit, each changed file's places are upserted, then its file row: the
-   file row is what tells the next write the file is done;
+2. at commit, changed files' places are upserted (some files at a time), then
+   their file rows: a file row is what tells the next write the file is done;
 3. passages that lost their last place are deleted;
 4. the manifest row is written, then ``manifest.json``.
 
@@ -30,6 +30,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -47,6 +48,7 @@ from .lexical import terms as lexical_terms
 from .manifest import Manifest, manifest_json, parse_manifest, write_manifest
 from .milvus_audit import audit
 from .milvus_collections import (
+    BATCH,
     MARKER,
     MAX_TEXT_BYTES,
     UNUSED,
@@ -133,6 +135,10 @@ class MilvusBackend:
                 txn.close()
             if txn.committed is not None:
                 self._snapshot, self._read_at = txn.committed, time.monotonic()
+
+    def interrupted(self) -> bool:
+        c = self.collections
+        return c.exists() and any(_crashed(k, v) for k, v in c.meta().items())
 
     def audit(self) -> Audit:
         """Every rule the collections keep, counted (``semsearch check``)."""
@@ -333,12 +339,17 @@ class MilvusTransaction:
         """Land the write in the order the module docstring gives."""
         self._flush()
         changed = sorted({*self._put, *self._removed})
-        old = self.c.where_in(self.n.places, "source", changed, ["passage_id"]) if changed else []
+        old = self.c.where_in(self.n.places, "source", changed, ["source", "passage_id"])
         unplaced = sorted({r["passage_id"] for r in old})
         self._beat(unplaced if len(unplaced) <= UNPLACED_KEPT else None)
-        for n, (record, places) in enumerate(self._put[p] for p in sorted(self._put)):
-            self._place(record, places)
-            if n == 0:
+        had = Counter(r["source"] for r in old)
+        paths = sorted(self._put)
+        group: list[tuple[DocumentRecord, Sequence[tuple[int, int, int]]]] = []
+        for n, path in enumerate(paths, 1):
+            group.append(self._put[path])
+            if sum(len(places) for _, places in group) >= BATCH or n == len(paths):
+                self._place(group, had)
+                group = []
                 faults.point("commit")
         if self._removed:
             self.c.delete_in(self.n.places, "source", self._removed)
@@ -363,27 +374,35 @@ class MilvusTransaction:
         self.committed = MilvusSnapshot(manifest, self.c, text)
         return manifest
 
-    def _place(self, record: DocumentRecord, places: Sequence[tuple[int, int, int]]) -> None:
-        """A file's places, then its row (which says the file is done)."""
-        path = record.path
+    def _place(
+        self,
+        group: list[tuple[DocumentRecord, Sequence[tuple[int, int, int]]]],
+        had: Counter[str],
+    ) -> None:
+        """Some files' places, then their rows (a row says its file is done): one
+        upsert each for the group, and a delete for each file that had more places."""
         self.c.upsert(
             self.n.places,
             [
                 {
-                    "id": key(f"{path}\0{seq}"),
-                    "source": path,
+                    "id": key(f"{record.path}\0{seq}"),
+                    "source": record.path,
                     "seq": seq,
                     "passage_id": pid,
                     "start": start,
                     "end": end,
                     "unused": UNUSED,
                 }
+                for record, places in group
                 for seq, (pid, start, end) in enumerate(places)
             ],
         )
-        self.c.delete(self.n.places, f"source == {quoted(path)} and seq >= {len(places)}")
-        row = FileRow(path, record.sha256, record.size, record.mtime_ns, "")
-        self.c.upsert(self.n.files, [row.row()])
+        for record, places in group:
+            if had[record.path] > len(places):
+                where = f"source == {quoted(record.path)} and seq >= {len(places)}"
+                self.c.delete(self.n.places, where)
+        files = [FileRow(r.path, r.sha256, r.size, r.mtime_ns, "").row() for r, _ in group]
+        self.c.upsert(self.n.files, files)
 
     def _left_by_crashes(self) -> set[int]:
         """What crashed writes stored or unplaced: their passages are looked at again."""

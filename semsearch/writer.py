@@ -96,7 +96,7 @@ def write_files(
 
     if current is not None:
         ahead = plan(current.manifest, current.file_states(), current.skipped())
-        if ahead.idle:
+        if ahead.idle and not backend.interrupted():
             return _as_before(Changes(), ahead.unusable, ahead.unchanged, on_skip)
     spec = request.encoder.spec()
     with backend.write(spec, request.chunking, request.index_type, rebuild=request.exact) as txn:
@@ -104,7 +104,7 @@ def write_files(
             require_some(wanted, request.paths)
         known = txn.file_states()
         todo = plan(txn.base, known, txn.skipped())
-        if todo.idle:  # another writer did it meanwhile
+        if todo.idle and not backend.interrupted():  # another writer did it meanwhile
             return _as_before(Changes(), todo.unusable, todo.unchanged, on_skip)
         writer = _Writer(txn, backend.directory, request.encoder, progress, on_skip)
         changes = _as_before(writer.sync(todo.files), todo.unusable, todo.unchanged, on_skip)

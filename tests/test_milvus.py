@@ -94,15 +94,21 @@ def places(hits):
     return [(h.source, h.start, h.end) for h in hits]
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "dense"])
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
 def test_milvus_lite_gives_the_local_top_hits(lite_index: Index, seeds_index: Index, mode: str):
+    """Lexical: Milvus's BM25 weighs words a little differently (its IDF), so a
+    question may differ; passages with equal scores (a name several hold) go in
+    the order of their places in both stores (in the order of their ids, 33 first
+    hits of 46 and 17 top fives were the same)."""
     local = seeds_index.search_many(QUESTIONS, k=5, mode=mode)
     milvus = lite_index.search_many(QUESTIONS, k=5, mode=mode)
-    assert [places(h[:1]) for h in milvus] == [places(h[:1]) for h in local]
+    first = sum(places(a[:1]) == places(b[:1]) for a, b in zip(milvus, local, strict=True))
     same = sum(places(a) == places(b) for a, b in zip(milvus, local, strict=True))
+    assert first >= (0.95 if mode == "lexical" else 1) * len(QUESTIONS)
     assert same >= 0.9 * len(QUESTIONS)
-    for a, b in zip(milvus, local, strict=True):
-        assert [h.score for h in a[:1]] == pytest.approx([h.score for h in b[:1]], abs=2e-3)
+    if mode != "lexical":
+        for a, b in zip(milvus, local, strict=True):
+            assert [h.score for h in a[:1]] == pytest.approx([h.score for h in b[:1]], abs=2e-3)
 
 
 def test_milvus_lite_answers_english_arabic_and_by_words(lite_index: Index):
