@@ -194,6 +194,13 @@ class Collections:
         for name in vars(self.names).values():
             if self.client.has_collection(name):
                 self.client.load_collection(name)
+        if self.client.has_collection(self.names.passages):
+            fields = self.client.describe_collection(self.names.passages)["fields"]
+            if "names" not in {f["name"] for f in fields}:
+                raise StoreError(
+                    f"Milvus collection {self.spec.collection} at {self.spec.address} was "
+                    "built by an earlier semsearch (names as arrays); index into a new collection"
+                )
         self._loaded = True
         return True
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from semsearch import Index
-from semsearch.errors import EncoderMismatchError, InputError
+from semsearch.errors import EncoderMismatchError, InputError, StoreError
 from semsearch.index import update
 from semsearch.stores import parse_store
 
@@ -241,6 +241,22 @@ def test_unreachable_server_is_one_line(tmp_path: Path):
     result = semsearch("index", str(SEEDS), "--index", str(tmp_path / "i"), "--store", store)
     assert result.returncode != 0
     assert "cannot reach Milvus at" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_collection_of_an_earlier_layout_is_named_not_misread(tmp_path: Path):
+    from pymilvus import DataType, MilvusClient
+
+    client = MilvusClient(uri=str(tmp_path / "old.db"))
+    for name in ("semsearch", "semsearch_meta"):  # passages without the names vector
+        schema = client.create_schema(auto_id=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)
+        params = client.prepare_index_params()
+        params.add_index("unused", index_type="FLAT", metric_type="IP")
+        client.create_collection(name, schema=schema, index_params=params)
+    client.close()
+    with pytest.raises(StoreError, match="built by an earlier semsearch"):
+        update([SEEDS], tmp_path / "i", store=f"milvus-lite:{tmp_path / 'old.db'}")
 
 
 def test_missing_extra_names_its_install_command(tmp_path: Path):
