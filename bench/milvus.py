@@ -11,7 +11,8 @@ clustered 384-dim vectors from its stand-in encoder):
 
 Then the real XQuAD corpus (``../shared/xquad/corpus/ar``, the bundled models;
 the Milvus build reuses the local build's embedding cache): MRR@10 per mode of
-the English and Arabic questions, and the same latencies.
+the English and Arabic questions, the same latencies, and Milvus's own rankers
+(hybrid_search, RRF and weighted) beside semsearch's fusion run client-side.
 
 Milvus Lite 3 is a pure-Python engine serving gRPC in this process: its
 latencies are those of Milvus Lite on 2 cores, not of a Milvus cluster.
@@ -130,7 +131,56 @@ def xquad(work: Path) -> None:
             f"  {name:12s}"
             + "".join(f"{mrr[lang, m]:14.3f}" for lang in ("en", "ar") for m in MODES)
         )
+    rankers(stores["milvus-lite"][0], qrels)
+    for idx, _ in stores.values():
         idx.close()
+
+
+def rankers(idx: Index, qrels: list) -> None:
+    """Milvus's own fusion (hybrid_search of the dense and BM25 fields with its
+    RRF or weighted ranker) beside semsearch's client-side one, MRR@10 per language."""
+    from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
+
+    from semsearch.evaluate import relevant_passages
+    from semsearch.lexical import terms
+
+    c = idx._snapshot().collections
+    relevant = relevant_passages(idx.passages(), qrels)
+    questions = [q.question for q in qrels]
+
+    def mrr(rows: list[int], ranked: list[list[int]]) -> float:
+        firsts = [
+            next((1 / n for n, p in enumerate(r[:10], 1) if p in relevant[i]), 0.0)
+            for i, r in zip(rows, ranked, strict=True)
+        ]
+        return sum(firsts) / len(firsts)
+
+    print("  MRR@10 hybrid, Milvus Lite      en        ar")
+    ours = [[h.passage_id for h in hits] for hits in idx.search_many(questions, k=10)]
+    vectors = idx._questions.embed(questions)
+    for name, ranker in [
+        ("semsearch (client-side)", None),
+        ("RRFRanker(60)", RRFRanker(60)),
+        ("WeightedRanker(0.9, 0.1)", WeightedRanker(0.9, 0.1)),
+        ("WeightedRanker(0.7, 0.3)", WeightedRanker(0.7, 0.3)),
+    ]:
+        ranked = ours if ranker is None else []
+        for i in range(0, len(questions) if ranker else 0, 64):
+            words = [" ".join(terms(q)) or "-" for q in questions[i : i + 64]]
+            requests = [
+                AnnSearchRequest(
+                    vectors[i : i + 64].tolist(), "vector", {"metric_type": "IP"}, 100
+                ),
+                AnnSearchRequest(words, "sparse", {"metric_type": "BM25"}, 100),
+            ]
+            found = c.client.hybrid_search(c.names.passages, requests, ranker, limit=10)
+            ranked += [[hit["id"] for hit in hits] for hits in found]
+        by_lang = [
+            mrr(rows, [ranked[i] for i in rows])
+            for lang in ("en", "ar")
+            for rows in [[i for i, q in enumerate(qrels) if q.fields["lang"] == lang]]
+        ]
+        print(f"  {name:28s}" + "".join(f"{v:10.3f}" for v in by_lang))
 
 
 def main() -> None:
