@@ -19,11 +19,11 @@ where it stands in documents.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .records import DocumentRecord, Location, Passage
 
@@ -196,6 +196,49 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class _Closable(Protocol):
+    committed: Any
+    """The state it committed; None until then."""
+
+    def close(self) -> None: ...
+
+
+_Txn = TypeVar("_Txn", bound=_Closable)
+
+
+@contextmanager
+def writing(
+    directory: Path, begin: Callable[[], _Txn], adopt: Callable[[Any], None]
+) -> Iterator[_Txn]:
+    """One write, whatever the store: under the folder's lock (one writer per
+    folder), closed however it ends, its commit handed to ``adopt`` (what the
+    backend's readers see next)."""
+    from .folder import locked
+
+    with locked(directory):
+        txn = begin()
+        try:
+            yield txn
+        finally:
+            txn.close()
+        if txn.committed is not None:
+            adopt(txn.committed)
+
+
+def rarest(counts: dict[str, int], budget: int) -> list[str]:
+    """The keys (words, name skeletons) worth reading: rarest first, while their
+    rows total at most ``budget``. A common word or name tells passages apart too
+    little to be worth what scoring it costs; counting each only up to
+    ``budget + 1`` keeps a question's work bounded however large the index grows."""
+    chosen, total = [], 0
+    for key in sorted((k for k in counts if counts[k]), key=lambda k: (counts[k], k)):
+        total += counts[key]
+        if total > budget:
+            break
+        chosen.append(key)
+    return chosen
 
 
 def rescored(

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import faults
-from .backend import Audit, FileStates, SkippedFiles
+from .backend import Audit, FileStates, SkippedFiles, writing
 from .chunking import ChunkingConfig
 from .errors import IndexCorruptError, IndexNotFoundError
 from .exact import ExactFinder
-from .folder import locked, next_number, rebuild_hint, remove_unused, stamp
+from .folder import next_number, rebuild_hint, remove_unused, stamp
 from .integrity import audit
 from .manifest import (
     Manifest,
@@ -97,17 +97,17 @@ class LocalBackend:
         *,
         rebuild: bool = False,
     ) -> Iterator[LocalTransaction]:
-        with locked(self.directory):
+        def begin() -> LocalTransaction:
             live = self._snapshot.finder if self._snapshot else None
-            txn = LocalTransaction(
+            return LocalTransaction(
                 self.directory, encoder_spec, chunking, index_type, live, rebuild
             )
-            try:
-                yield txn
-            finally:
-                txn.close()
-            if txn.committed is not None:
-                self._snapshot = txn.committed
+
+        def adopt(committed: LocalSnapshot) -> None:
+            self._snapshot = committed
+
+        with writing(self.directory, begin, adopt) as txn:
+            yield txn
 
     def interrupted(self) -> bool:
         return False

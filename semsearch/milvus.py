@@ -24,9 +24,6 @@ says so and drops those files' rows, so that running it again mends them.
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 import threading
 import time
 import uuid
@@ -40,10 +37,9 @@ from typing import Any
 import numpy as np
 
 from . import faults
-from .backend import Audit, FileStates, SkippedFiles
+from .backend import Audit, FileStates, SkippedFiles, writing
 from .chunking import ChunkingConfig
 from .errors import EncoderMismatchError, IndexNotFoundError, InputError, StoreError
-from .folder import locked
 from .lexical import terms as lexical_terms
 from .manifest import Manifest, manifest_json, parse_manifest, write_manifest
 from .milvus_audit import audit
@@ -60,6 +56,7 @@ from .milvus_collections import (
     passage_key,
     quoted,
 )
+from .milvus_markers import crashed_writes, marker
 from .milvus_snapshot import MilvusSnapshot, file_states, milvus_errors, skipped_files
 from .records import DocumentRecord
 from .skeletons import passage_terms
@@ -68,9 +65,6 @@ from .stores import StoreSpec
 RELOAD_AFTER = 1.0
 """Seconds a reader trusts the manifest it read: another process's write is seen
 within this, at the cost of one small query a second."""
-STALE_AFTER = 600.0
-"""Seconds after which the marker of a write on another host that stopped beating
-counts as that of a crashed write."""
 FLUSH = 64
 """Passages held before they are upserted: what a crash can cost to re-embed."""
 UNPLACED_KEPT = 2000
@@ -127,18 +121,18 @@ class MilvusBackend:
         *,
         rebuild: bool = False,
     ) -> Iterator[MilvusTransaction]:
-        with locked(self.directory):  # one writer per folder; Milvus itself locks nothing
-            txn = MilvusTransaction(self, encoder_spec, chunking, index_type, rebuild)
-            try:
-                yield txn
-            finally:
-                txn.close()
-            if txn.committed is not None:
-                self._snapshot, self._read_at = txn.committed, time.monotonic()
+        def begin() -> MilvusTransaction:  # under the folder's lock: Milvus locks nothing
+            return MilvusTransaction(self, encoder_spec, chunking, index_type, rebuild)
+
+        def adopt(committed: MilvusSnapshot) -> None:
+            self._snapshot, self._read_at = committed, time.monotonic()
+
+        with writing(self.directory, begin, adopt) as txn:
+            yield txn
 
     def interrupted(self) -> bool:
         c = self.collections
-        return c.exists() and any(_crashed(k, v) for k, v in c.meta().items())
+        return c.exists() and bool(crashed_writes(c.meta()))
 
     def audit(self) -> Audit:
         """Every rule the collections keep, counted (``semsearch check``)."""
@@ -182,7 +176,7 @@ class MilvusTransaction:
         )
         self.index_type = index_type or (in_force.index_type if in_force else "auto")
         self.rebuild = rebuild
-        self.crashed = {k: json.loads(v) for k, v in meta.items() if _crashed(k, v)}
+        self.crashed = crashed_writes(meta)
         self._passages: list[dict[str, Any]] = []
         self._sentences: list[dict[str, Any]] = []
         self._put: dict[str, tuple[DocumentRecord, Sequence[tuple[int, int, int]]]] = {}
@@ -212,19 +206,8 @@ class MilvusTransaction:
             )
 
     def _beat(self, unplaced: list[int] | None) -> None:
-        """This write's marker: who runs it, when it last did something, and which
-        passages it is about to unplace (None: too many to list)."""
-        self.c.put_meta(
-            MARKER + self.id,
-            json.dumps(
-                {
-                    "host": socket.gethostname(),
-                    "pid": os.getpid(),
-                    "beat": time.time(),
-                    "unplaced": unplaced,
-                }
-            ),
-        )
+        """This write's marker (see :mod:`.milvus_markers`), written anew."""
+        self.c.put_meta(MARKER + self.id, marker(unplaced))
 
     def close(self) -> None:
         """Without a commit: unstore what this write stored and never placed (best
@@ -414,10 +397,10 @@ class MilvusTransaction:
                 self.n.passages, "write", [k[len(MARKER) :] for k in self.crashed], ["id"]
             )
         }
-        for marker in self.crashed.values():
-            if marker.get("unplaced") is None:  # too many to list: look at every passage
+        for crashed in self.crashed.values():
+            if crashed.get("unplaced") is None:  # too many to list: look at every passage
                 return self.c.ids(self.n.passages, "id", "id >= 0")
-            ids.update(marker["unplaced"])
+            ids.update(crashed["unplaced"])
         return ids
 
     def _own_batch(self) -> set[int]:
@@ -481,24 +464,3 @@ class MilvusTransaction:
 
 MilvusBackend = milvus_errors(MilvusBackend)
 MilvusTransaction = milvus_errors(MilvusTransaction)
-
-
-def _crashed(key_: str, value: str) -> bool:
-    """Whether a marker row is that of a write that will not finish: its process is
-    gone (on this host), or it stopped beating long ago (on another)."""
-    if not key_.startswith(MARKER):
-        return False
-    try:
-        marker = json.loads(value)
-        if time.time() - float(marker["beat"]) > STALE_AFTER:
-            return True
-        if marker["host"] != socket.gethostname():
-            return False
-        os.kill(int(marker["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
-        return False
-    except (ValueError, KeyError, TypeError):
-        return True
-    return False

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import DENSE_CANDIDATES, FileStates, SkippedFiles, rescored
+from .backend import DENSE_CANDIDATES, FileStates, SkippedFiles, rarest, rescored
 from .errors import StoreError, converting
 from .manifest import Manifest
 from .milvus_collections import (
@@ -188,12 +188,8 @@ class MilvusSnapshot:
                 s for s, hits in zip(asking, found, strict=True) if hits and len(rows[s]) <= budget
             ]
             nth += 1
-        out: list[tuple[str, int, int]] = []
-        for skeleton in sorted((s for s in rows if rows[s]), key=lambda s: (len(rows[s]), s)):
-            if len(out) + len(rows[skeleton]) > budget:
-                break
-            out += rows[skeleton]
-        return out
+        chosen = rarest({s: len(found) for s, found in rows.items()}, budget)
+        return [row for skeleton in chosen for row in rows[skeleton]]
 
     def file_states(self) -> FileStates:
         return file_states(self.collections)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .backend import rarest
 from .lexical import fts_query
 from .lexical import terms as lexical_terms
 from .records import DocumentRecord, Location, Passage
@@ -375,27 +376,17 @@ class Store:
     def _rarest(
         self, keys: list[str], rows: str, argument: Callable[[str], object], budget: int
     ) -> list[str]:
-        """The keys worth reading: rarest first, while their rows total at most ``budget``.
-
-        A common word or name tells passages apart too little to be worth what
-        scoring it costs. Each key's rows (the query ``rows`` with ``argument(key)``)
-        are counted only up to ``budget + 1``, so a question's work stays bounded
-        however large the index grows.
-        """
-        counted = []
-        for key in keys:
-            found = self._db.execute(
-                f"SELECT count(*) FROM ({rows} LIMIT ?)", (argument(key), budget + 1)
-            ).fetchone()[0]
-            if found:
-                counted.append((found, key))
-        chosen, total = [], 0
-        for found, key in sorted(counted):
-            total += found
-            if total > budget:
-                break
-            chosen.append(key)
-        return chosen
+        """The keys worth reading (see :func:`~.backend.rarest`), each counted by the
+        query ``rows`` with ``argument(key)``, only up to ``budget + 1``."""
+        return rarest(
+            {
+                key: self._db.execute(
+                    f"SELECT count(*) FROM ({rows} LIMIT ?)", (argument(key), budget + 1)
+                ).fetchone()[0]
+                for key in keys
+            },
+            budget,
+        )
 
     def put_document(
         self,
