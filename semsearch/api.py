@@ -8,7 +8,7 @@ limit 413, a missing or wrong token 401, an index that cannot answer 503. ``/`` 
 
 from __future__ import annotations
 
-import hmac
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any, Literal
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import InputError, SemsearchError
+from .guard import LOOPBACK_NAMES, Guard
 from .service import (
     MAX_BATCH,
     MAX_K,
@@ -29,6 +30,8 @@ from .service import (
     WritesDisabledError,
 )
 
+OPEN_PATHS = ("/health", "/")
+"""Routes open without the token: the page asks for it, a monitor needs no secret."""
 MAX_BODY = 1_000_000
 """Largest request body accepted, in bytes (a batch of 1,000 long questions fits)."""
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -51,10 +54,15 @@ class PathsRequest(BaseModel):
 
 
 def create_app(
-    service: Service, *, token: str | None = None, cors: list[str] | None = None
-) -> FastAPI:
-    """The API over ``service``; with ``token``, every route but ``/health`` and the
-    page needs ``Authorization: Bearer TOKEN``."""
+    service: Service,
+    *,
+    token: str | None = None,
+    cors: list[str] | None = None,
+    hosts: Sequence[str] = LOOPBACK_NAMES,
+) -> ASGIApp:
+    """The API over ``service`` behind a :class:`~.guard.Guard`: only ``hosts`` in the
+    Host header, no change from a foreign Origin (``cors`` ones allowed), and with
+    ``token`` every route but ``/health`` and the page needs ``Authorization: Bearer TOKEN``."""
     app = FastAPI(
         title="semsearch",
         summary="Multilingual semantic search over a folder of documents.",
@@ -100,14 +108,12 @@ def create_app(
         return search_page
 
     _errors(app)
-    if token:
-        app.add_middleware(_BearerToken, token=token)
     if cors:
         app.add_middleware(
             CORSMiddleware, allow_origins=cors, allow_methods=["*"], allow_headers=["*"]
         )
     app.add_middleware(_BodyLimit, limit=MAX_BODY)
-    return app
+    return Guard(app, token=token, hosts=hosts, origins=cors or [], open_paths=OPEN_PATHS)
 
 
 def _errors(app: FastAPI) -> None:
@@ -135,24 +141,6 @@ def _errors(app: FastAPI) -> None:
             return JSONResponse({"detail": detail}, status_code=422)
         got = f" (got {first['input']!r})" if "input" in first else ""
         return JSONResponse({"detail": f"{where}: {first.get('msg')}{got}"}, status_code=422)
-
-
-class _BearerToken:
-    """401 unless the request carries the server's token (``/health`` and ``/`` are open)."""
-
-    OPEN = ("/health", "/")
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app, self.expected = app, f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in self.OPEN:
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                detail = "missing or wrong token: send Authorization: Bearer TOKEN"
-                await JSONResponse({"detail": detail}, status_code=401)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 class _BodyLimit:

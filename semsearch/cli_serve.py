@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from . import console
-from .cli_options import IndexDir
+from .cli_options import AllowHost, IndexDir, Token, TokenFile, resolve_token
 from .errors import InputError, MissingDependencyError
 from .retrieve import MAX_QUERY_CHARS
 
@@ -30,14 +30,9 @@ def serve(
     index: IndexDir = None,
     host: Host = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="SEMSEARCH_TOKEN",
-            help="Require 'Authorization: Bearer TOKEN' on every route but /health and the page.",
-            show_default=False,
-        ),
-    ] = None,
+    token: Token = None,
+    token_file: TokenFile = None,
+    allow_host: AllowHost = None,
     allow_writes: Annotated[
         bool, typer.Option(help="Allow POST /index and DELETE /documents to change the index.")
     ] = False,
@@ -68,8 +63,10 @@ def serve(
             import uvicorn
 
             from .api import create_app
+            from .guard import allowed_hosts
         except ImportError as exc:
             raise MissingDependencyError(f"semsearch serve needs the serve extra: {EXTRA}") from exc
+        secret = resolve_token(token, token_file)
         _check_port(host, port)
         service = _service(index, root or [], allow_writes, max_query_chars)
         if host not in LOOPBACK:
@@ -77,7 +74,8 @@ def serve(
                 f"warning: listening on {host}: reachable from other machines; consider --token",
                 err=True,
             )
-        app = create_app(service, token=token, cors=cors)
+        hosts = allowed_hosts(host, port, allow_host or [])
+        app = create_app(service, token=secret, cors=cors, hosts=hosts)
         typer.echo(
             f"serving {service.index.directory} on http://{host}:{port}/ (API docs at /docs); "
             "Ctrl-C stops",
