@@ -204,9 +204,10 @@ def check(index: IndexDir = None, as_json: Json = False) -> None:
         console.print_json(vars(report) | {"ok": not report.problems})
     else:
         for problem in report.problems:
-            typer.echo(f"problem: {problem}")
+            typer.echo(f"problem: {console.safe(problem)}")
         for path in report.stale:
-            typer.echo(f"changed on disk since indexing: {path} (semsearch index to update)")
+            shown = console.safe(path)
+            typer.echo(f"changed on disk since indexing: {shown} (semsearch index to update)")
         if not report.problems:
             typer.echo(
                 f"ok: {report.documents} documents, {report.passages} passages, "
@@ -453,7 +454,7 @@ def _emit(result: object, out: Path | None, as_json: bool, quiet: bool) -> None:
     if as_json:
         console.print_json(render.to_data(result))  # type: ignore[arg-type]
     elif out is None:
-        typer.echo(render.to_text(result), nl=False)  # type: ignore[arg-type]
+        typer.echo(console.safe(render.to_text(result), layout=True), nl=False)  # type: ignore[arg-type]
 
 
 app.command("serve")(serve)

@@ -9,6 +9,7 @@ not import typer: ``semsearch ask`` prints through it on its quick path.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +63,23 @@ INTERRUPTED = 130
 """The exit status of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT)."""
 
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROLS_BUT_LAYOUT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(text: str, *, layout: bool = False) -> str:
+    """``text`` fit for a terminal: control characters (C0, DEL, C1) written as
+    ``\\x1b``, so that a document or a file name cannot clear the screen, set the
+    clipboard or fake a line; lone surrogates (undecodable bytes) as ``\\udcff``,
+    which stdout could not encode. ``layout`` keeps tabs and newlines (text)."""
+    return (_CONTROLS_BUT_LAYOUT if layout else _CONTROLS).sub(_escaped, text)
+
+
 def echo(text: str = "", *, err: bool = False) -> None:
     print(text, file=sys.stderr if err else sys.stdout)
 
@@ -77,7 +95,7 @@ def errors() -> Iterator[None]:
     try:
         yield
     except SemsearchError as exc:
-        echo(f"error: {exc}", err=True)
+        echo(f"error: {safe(str(exc))}", err=True)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         echo("interrupted; the index is as it was before", err=True)
@@ -92,24 +110,29 @@ def print_hits(hits: list[Hit]) -> None:
     tty = sys.stdout.isatty()
     for hit in hits:
         d = hit.to_dict(cwd)
-        head = f"{hit.rank}. {hit.score:.3f}  {d['source']}:{hit.start}-{hit.end}"
+        head = f"{hit.rank}. {hit.score:.3f}  {safe(d['source'])}:{hit.start}-{hit.end}"
         echo(_style(head, 1) if tty else head)
         before, after = hit.text[: hit.highlight[0]], hit.text[hit.highlight[1] :]
-        best = " ".join(hit.highlighted.split())
+        best = safe(" ".join(hit.highlighted.split()))
         if before.strip() or after.strip():  # a one-sentence passage needs no emphasis
             # bold and underlined on a terminal; marked where styles do not show
             best = _style(best, 1, 4) if tty else f"»{best}«"
-        echo(
-            "   "
-            + " ".join(p for p in (" ".join(before.split()), best, " ".join(after.split())) if p)
-        )
+        around = (safe(" ".join(part.split())) for part in (before, after))
+        echo("   " + " ".join(p for p in (next(around), best, next(around)) if p))
         for extra in d["occurrences"][1:]:
-            echo(f"   (also at {extra['source']}:{extra['start']}-{extra['end']})")
+            echo(f"   (also at {safe(extra['source'])}:{extra['start']}-{extra['end']})")
         echo()
 
 
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\ud800-\udfff]")
+
+
 def print_json(data: object) -> None:
-    echo(json.dumps(data, ensure_ascii=False, indent=2))
+    """JSON as it is (the exact text), with C1 controls and lone surrogates written
+    as ``\\u`` escapes: json leaves them raw, and a terminal would act on the first
+    while stdout cannot encode the second."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 @contextmanager
@@ -142,7 +165,7 @@ def _echo_handler() -> Any:
 
     class Echo(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            echo(f"warning: {record.getMessage()}", err=True)
+            echo(f"warning: {safe(record.getMessage())}", err=True)
 
     return Echo()
 
@@ -157,7 +180,7 @@ def _progress(
 
     def on_skip(skipped: Skipped) -> None:
         shown = display_path(str(skipped.path), Path.cwd())
-        echo(f"warning: skipped {shown}: {skipped.reason}", err=True)
+        echo(f"warning: skipped {safe(shown)}: {safe(skipped.reason)}", err=True)
 
     if not sys.stderr.isatty():
 

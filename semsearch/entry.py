@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from . import console, options
-from .errors import IndexNotFoundError
+from .errors import IndexNotFoundError, QueryError
 
 DEMO_SOURCES = Path("seeds")
 
@@ -39,6 +39,7 @@ def ask(
     from .retrieve import check_query
 
     with console.errors():
+        _require_text(question)
         check_query([question], k)
         check_mode(mode)
         with console.reporter(quiet) as (progress, on_skip):
@@ -56,6 +57,19 @@ def ask(
         console.print_json({"query": question, "hits": [h.to_dict(Path.cwd()) for h in hits]})
     else:
         console.print_hits(hits)
+
+
+def _require_text(question: str) -> None:
+    """Refuse a question whose bytes were not UTF-8: the shell passes them as lone
+    surrogates, which no model (nor stdout) can encode."""
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(question)
+        raise QueryError(
+            f"the question {raw!r} is not UTF-8 text; type it again in a UTF-8 terminal "
+            "(a locale such as C.UTF-8)"
+        ) from None
 
 
 class _NotQuick(Exception):
