@@ -16,11 +16,17 @@ from importlib import resources
 import numpy as np
 
 from semsearch.encoders import E5_ENCODER, USE_ENCODER, load_encoder
-from semsearch.encoders.ensemble import MEANS_FILE, compute_question_means
+from semsearch.encoders.ensemble import (
+    DIGEST_KEY,
+    MEANS_FILE,
+    compute_question_means,
+    example_questions,
+    questions_digest,
+)
 
 
 def main() -> None:
-    arrays = {}
+    arrays = {DIGEST_KEY: np.array(questions_digest(example_questions()))}
     for name in (E5_ENCODER, USE_ENCODER):
         encoder = load_encoder(name)
         fingerprint = encoder.spec()["fingerprint"]

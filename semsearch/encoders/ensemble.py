@@ -22,6 +22,8 @@ Two question-time corrections, both measured on XQuAD (README, Quality):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from functools import cache
@@ -126,6 +128,9 @@ class EncoderSet:
         }
 
 
+DIGEST_KEY = "questions|sha256"
+
+
 @cache
 def question_means(fingerprint: str) -> dict[str, np.ndarray]:
     """Mean question vector per language (``*``: of all languages) for the model
@@ -137,16 +142,40 @@ def question_means(fingerprint: str) -> dict[str, np.ndarray]:
         return {k[len(prefix) :]: z[k] for k in z.files if k.startswith(prefix)}
 
 
-def compute_question_means(encoder: Encoder) -> dict[str, np.ndarray]:
-    """The means :func:`question_means` ships, from data/questions/LANG.txt (see
-    bench/question_means.py, which writes them)."""
+def shipped_questions_digest() -> str:
+    """The digest of the example questions the shipped means were computed from:
+    an edit to the questions is caught exactly, whatever the CPU."""
     import numpy as np
 
+    with resources.files("semsearch.data").joinpath(MEANS_FILE).open("rb") as f, np.load(f) as z:
+        return str(z[DIGEST_KEY]) if DIGEST_KEY in z.files else ""
+
+
+def example_questions() -> dict[str, list[str]]:
+    """The example questions per language, from data/questions/LANG.txt."""
     folder = resources.files("semsearch.data").joinpath("questions")
-    means = {}
+    found = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".txt"):
-            questions = [q for q in entry.read_text(encoding="utf-8").splitlines() if q.strip()]
-            means[entry.name.removesuffix(".txt")] = encoder.encode_queries(questions).mean(axis=0)
+            lines = entry.read_text(encoding="utf-8").splitlines()
+            found[entry.name.removesuffix(".txt")] = [q for q in lines if q.strip()]
+    return found
+
+
+def questions_digest(questions: dict[str, list[str]]) -> str:
+    """A digest of questions per language, stable across machines."""
+    text = json.dumps(questions, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def compute_question_means(encoder: Encoder) -> dict[str, np.ndarray]:
+    """The means :func:`question_means` ships (see bench/question_means.py, which
+    writes them)."""
+    import numpy as np
+
+    means = {
+        lang: encoder.encode_queries(questions).mean(axis=0)
+        for lang, questions in example_questions().items()
+    }
     means["*"] = np.mean(list(means.values()), axis=0)
     return {lang: v.astype(np.float32) for lang, v in means.items()}
