@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 from .errors import InputError, MissingDependencyError
+from .extras import install_command
 
 TOKEN_VARIABLE = "SEMSEARCH_MILVUS_TOKEN"
 DEFAULT_COLLECTION = "semsearch"
@@ -69,6 +70,6 @@ def require_pymilvus() -> ModuleType:
         import pymilvus
     except ImportError:
         raise MissingDependencyError(
-            'a Milvus store needs the milvus extra: pip install "semsearch[milvus]"'
+            f"a Milvus store needs the milvus extra: {install_command('milvus')}"
         ) from None
     return pymilvus

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EncoderError, EncoderMismatchError
+from ..extras import install_command
 from .base import (
     DEFAULT_ENCODER,
     E5_ENCODER,
@@ -180,7 +181,7 @@ def available_encoders() -> list[EncoderInfo]:
     except metadata.PackageNotFoundError:
         found.append(
             EncoderInfo(
-                "st:PATH_OR_HUB_NAME", 'needs the st extra: pip install "semsearch[st]"', False
+                "st:PATH_OR_HUB_NAME", f"needs the st extra: {install_command('st')}", False
             )
         )
         return found

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ..errors import EncoderError, MissingDependencyError
+from ..extras import install_command
 from .base import E5_PROMPTS, ST_PREFIX, EncoderOptions
 
 _WHOLE_FILE_LIMIT = 8 << 20
@@ -115,7 +116,7 @@ def _import_sentence_transformers() -> Any:
         import sentence_transformers
     except ImportError:
         raise MissingDependencyError(
-            'sentence-transformers models need the st extra: pip install "semsearch[st]" '
+            f"sentence-transformers models need the st extra: {install_command('st')} "
             "(install torch first, e.g. pip install torch, to choose its build)"
         ) from None
     return sentence_transformers
