@@ -60,8 +60,7 @@ def serve(
     """
     with console.errors():
         try:
-            import uvicorn
-
+            from . import listen
             from .api import create_app
             from .guard import allowed_hosts
         except ImportError as exc:
@@ -81,7 +80,7 @@ def serve(
             "Ctrl-C stops",
             err=True,
         )
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+        listen.run(app, host, port)
 
 
 def mcp(
@@ -106,7 +105,11 @@ def mcp(
         if http:
             server.run("streamable-http", host=host, port=port)
         else:
-            server.run()
+            import anyio
+
+            from .mcp_stdio import serve_stdio
+
+            anyio.run(serve_stdio, server)
 
 
 def _check_port(host: str, port: int) -> None:

@@ -1,0 +1,108 @@
+"""uvicorn, set up for a server that strangers' connections may reach.
+
+- **Idle and half-open connections are closed**: uvicorn closes a keep-alive
+  connection ``KEEP_ALIVE_S`` after its last answer, but one that never sends a
+  whole request head (slowloris, a port scanner) it keeps for ever; here it is
+  closed ``HEADER_TIMEOUT_S`` after it opened or after its last answer.
+- **A limit on connections and requests at once** (``LIMIT``): beyond it uvicorn
+  answers 503 at once instead of running out of file descriptors.
+- **A request head is bounded** (h11's ``MAX_HEAD`` bytes).
+- **A repeated error is logged once** and then counted (``Too many open files``
+  would otherwise fill the log).
+- **SIGTERM or Ctrl-C** stops taking connections and lets the requests in flight
+  finish (each is bounded: see :mod:`.api`); a second one stops at once, and
+  those still running get 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+HEADER_TIMEOUT_S = 10.0
+KEEP_ALIVE_S = 5
+LIMIT = 256
+MAX_HEAD = 16 * 1024
+REPEAT_WINDOW_S = 60.0
+MAX_KINDS = 1000
+
+
+def run(app: Any, host: str, port: int) -> None:
+    """Serve ``app`` until SIGTERM or Ctrl-C (see the module's text)."""
+    import uvicorn
+
+    quiet = _Once()
+    for name in ("uvicorn.error", "asyncio"):
+        logging.getLogger(name).addFilter(quiet)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        http=_TimedH11,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        limit_concurrency=LIMIT,
+        h11_max_incomplete_event_size=MAX_HEAD,
+        timeout_graceful_shutdown=None,
+    )
+
+
+class _TimedH11(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for a request head."""
+
+    _head_timer: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        self._head_timer = self.loop.call_later(HEADER_TIMEOUT_S, self._head_late)
+
+    def _head_late(self) -> None:
+        """Close a connection still waiting for a whole request head; one that got
+        a head is answering or reading a body (bounded by the body limit)."""
+        import h11
+
+        waiting = self.cycle is None or self.cycle.response_complete
+        if waiting and self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+
+class _Once(logging.Filter):
+    """Let a message through once per window, then once more with how often it came."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[str, tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = f"{record.name}:{record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            key += f":{record.exc_info[1]!r}"
+        now = time.monotonic()
+        if len(self.seen) > MAX_KINDS:
+            self.seen.clear()
+        first, count = self.seen.get(key, (now, 0))
+        if count and now - first < REPEAT_WINDOW_S:
+            self.seen[key] = (first, count + 1)
+            return False
+        self.seen[key] = (now, 1)
+        if count > 1:
+            record.msg = f"{record.getMessage()} (and {count - 1} more like it)"
+            record.args = ()
+        return True

@@ -1,0 +1,252 @@
+"""A hostile client against a real ``semsearch serve``: foreign Host and Origin
+headers (DNS rebinding), empty tokens, values that used to crash a route,
+oversized and chunked bodies, half-open connections, a stop mid-request, and
+the schema checked against what the server really sends."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from semsearch import Index
+
+from .conftest import SEEDS, write
+from .test_serve import SEMSEARCH, Server
+
+TOKEN = "t0ken-from-a-file"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("hostile")
+    shutil.copytree(SEEDS, root / "seeds")
+    (root / "inbox").mkdir()
+    Index.create([root / "seeds"], root / "index").close()
+    write(root / "token", TOKEN + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(corpus: Path) -> Iterator[Server]:
+    s = Server(
+        corpus / "index",
+        *("--allow-writes", "--root", str(corpus / "inbox"), "--token-file", str(corpus / "token")),
+        *("--allow-host", "proxy.example", "--cors", "http://ok.example"),
+    )
+    yield s
+    assert s.stop() == 0
+
+
+def _get(server: Server, path: str, **kw: object) -> httpx.Response:
+    return httpx.get(server.url + path, headers={**AUTH, **kw.pop("headers", {})}, **kw)
+
+
+def _documents(server: Server) -> list[str]:
+    return _get(server, "/documents").json()["documents"]
+
+
+# -- item 2: DNS rebinding -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1.evil.example"])
+def test_a_host_that_is_not_the_servers_is_refused(server: Server, host: str) -> None:
+    host = host.format(port=server.port)
+    for method in ("GET", "DELETE"):
+        response = httpx.request(
+            method,
+            server.url + "/documents",
+            headers={**AUTH, "Host": host},
+            json={"paths": [str(SEEDS)]} if method == "DELETE" else None,
+        )
+        assert response.status_code == 421, (method, response.text)
+        assert host in response.json()["detail"] and "--allow-host" in response.json()["detail"]
+    assert len(_documents(server)) == 5
+
+
+@pytest.mark.parametrize("host", ["localhost:{port}", "[::1]:{port}", "127.0.0.1", "proxy.example"])
+def test_the_servers_own_names_and_allowed_hosts_are_answered(server: Server, host: str) -> None:
+    response = _get(server, "/documents", headers={"Host": host.format(port=server.port)})
+    assert response.status_code == 200
+
+
+def test_a_foreign_origin_cannot_change_the_index(server: Server, corpus: Path) -> None:
+    note = write(corpus / "inbox" / "origin.txt", "The origin test paragraph about lighthouses.\n")
+
+    def delete(origin: str) -> httpx.Response:
+        return httpx.request(
+            "DELETE",
+            server.url + "/documents",
+            json={"paths": [str(note)]},
+            headers={**AUTH, "Origin": origin},
+            timeout=60,
+        )
+
+    def add() -> int:
+        body = {"paths": [str(note)]}
+        return httpx.post(server.url + "/index", json=body, headers=AUTH, timeout=60).status_code
+
+    assert add() == 200
+    for foreign in ("http://evil.example", "null", f"http://localhost.evil:{server.port}"):
+        refused = delete(foreign)
+        assert refused.status_code == 403 and "--cors" in refused.json()["detail"], foreign
+    assert str(note.resolve()) in _documents(server)
+    assert _get(server, "/documents", headers={"Origin": "http://evil.example"}).status_code == 200
+    assert delete("http://ok.example").status_code == 200  # allowed by --cors
+    assert str(note.resolve()) not in _documents(server)
+    assert add() == 200
+    assert delete(server.url).status_code == 200  # the server's own page
+
+
+# -- item 5: tokens ---------------------------------------------------------------------
+
+
+def test_a_token_file_guards_the_server(server: Server) -> None:
+    assert httpx.get(server.url + "/documents").status_code == 401
+    assert httpx.get(server.url + "/health").status_code == 200
+    assert _get(server, "/documents").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--token", ""], {}, "error: --token is empty"),
+        (["--token", "  "], {}, "error: --token is empty"),
+        ([], {"SEMSEARCH_TOKEN": ""}, "error: $SEMSEARCH_TOKEN is empty"),
+        (["--token-file", "{empty}"], {}, "error: --token-file {empty} is empty"),
+        (["--token-file", "{missing}"], {}, "error: cannot read --token-file {missing}"),
+    ],
+)
+def test_an_empty_token_is_refused_in_one_line(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    names = {"empty": str(write(tmp_path / "empty", "\n")), "missing": str(tmp_path / "no")}
+    args = [a.format(**names) for a in args]
+    result = subprocess.run(
+        [SEMSEARCH, "serve", "--index", str(tmp_path / "index"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(message.format(**names)) and result.stderr.count("\n") == 1
+
+
+def test_documents_and_skipped_paths_stay_inside_the_roots(server: Server, corpus: Path) -> None:
+    secret = write(corpus / "secret.txt", "A secret paragraph about the vault code 4411.\n")
+    (corpus / "inbox" / "leak").mkdir()
+    (corpus / "inbox" / "leak" / "link.txt").symlink_to(secret)
+    added = httpx.post(
+        server.url + "/index",
+        json={"paths": [str(corpus / "inbox" / "leak")]},
+        headers=AUTH,
+        timeout=60,
+    )
+    assert added.status_code == 200
+    assert str(secret) not in added.text
+    assert all(not d.endswith("secret.txt") for d in _documents(server))
+
+
+# -- item 9: values that crashed a route ---------------------------------------------
+
+
+def test_bad_values_are_a_4xx_naming_them(server: Server, corpus: Path) -> None:
+    fifo = corpus / "inbox" / "pipe"
+    os.mkfifo(fifo)
+    cases = [
+        ("GET", "/documents/passages", {"source": "a\x00b"}, None, "NUL"),
+        ("GET", "/documents/passages", {"source": "~nosuchuser/x"}, None, "~nosuchuser/x"),
+        ("GET", "/passages/9223372036854775808", None, None, "9223372036854775808"),
+        ("POST", "/index", None, '{"paths": ["a\\u0000b"]}', "NUL"),
+        ("POST", "/index", None, '{"paths": ["~nosuchuser/x"]}', "~nosuchuser/x"),
+        ("POST", "/index", None, '{"paths": ["inbox/\\ud800"]}', "\\ud800"),
+        ("POST", "/search", None, '{"query": "q \\ud800 q"}', "\\ud800"),
+        ("POST", "/search/batch", None, '{"queries": ["ok", "\\udfff"]}', "question 2"),
+        ("POST", "/index", None, f'{{"paths": ["{fifo}"]}}', "not a regular file"),
+    ]
+    for method, path, params, body, named in cases:
+        response = httpx.request(
+            method,
+            server.url + path,
+            params=params,
+            content=body,
+            headers={**AUTH, "Content-Type": "application/json"},
+            timeout=60,
+        )
+        assert 400 <= response.status_code < 500, (path, params, body, response.text)
+        assert named in response.json()["detail"], (path, response.json())
+
+
+# -- item 11: bounded work ---------------------------------------------------------------
+
+
+def test_a_request_may_ask_for_only_so_many_passages(server: Server) -> None:
+    body = {"queries": [f"question {i}" for i in range(60)], "k": 100}
+    response = httpx.post(server.url + "/search/batch", json=body, headers=AUTH, timeout=60)
+    assert response.status_code == 422
+    assert "6,000 passages; at most 5,000" in response.json()["detail"]
+    schema = httpx.get(server.url + "/openapi.json").json()
+    assert "at most 5,000 passages" in schema["paths"]["/search/batch"]["post"]["description"]
+
+
+# -- item 12: connections ----------------------------------------------------------------
+
+
+def test_a_connection_that_never_finishes_its_head_is_closed(server: Server) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as half_open:
+        half_open.sendall(b"GET /health HTTP/1.1\r\nHost: 127")
+        assert half_open.recv(1024) == b""  # closed by the server, not by the timeout
+
+
+# -- item 17: bodies, methods, schema -----------------------------------------------------
+
+
+def _chunked(size: int) -> Iterator[bytes]:
+    yield b'{"paths": ["'
+    for _ in range(size // 100_000):
+        yield b"x" * 100_000
+    yield b'"]}'
+
+
+@pytest.mark.parametrize(("path", "fewer"), [("/search", "questions"), ("/index", "fewer paths")])
+def test_a_chunked_body_over_the_limit_is_413(server: Server, path: str, fewer: str) -> None:
+    response = httpx.post(
+        server.url + path,
+        content=_chunked(1_200_000),
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code == 413
+    assert (
+        "over 1,000,000 bytes" in response.json()["detail"] and fewer in response.json()["detail"]
+    )
+    if path == "/index":
+        assert "question" not in response.json()["detail"]
+
+
+def test_options_and_405_list_every_method_of_a_path(server: Server) -> None:
+    options = httpx.options(server.url + "/documents", headers=AUTH)
+    assert options.status_code == 204
+    assert set(options.headers["allow"].split(", ")) == {"GET", "DELETE", "OPTIONS"}
+    wrong = httpx.put(server.url + "/documents", headers=AUTH)
+    assert wrong.status_code == 405 and "DELETE" in wrong.headers["allow"]
+
+
+def test_the_schema_declares_the_errors_the_server_sends(server: Server) -> None:
+    schema = httpx.get(server.url + "/openapi.json").json()
+    assert "HTTPValidationError" not in str(schema)
+    responses = schema["paths"]["/index"]["post"]["responses"]
+    assert {"400", "401", "403", "413", "421", "422", "503"} <= set(responses)
+    assert set(schema["paths"]["/passages/{passage_id}"]["get"]["responses"]) >= {"404", "422"}
+    error = schema["components"]["schemas"]["ErrorBody"]
+    assert error["required"] == ["detail"] and responses["422"]["content"]["application/json"][
+        "schema"
+    ] == {"$ref": "#/components/schemas/ErrorBody"}
