@@ -124,6 +124,15 @@ def index_cmd(
             "--rebuild", help="Make the index hold exactly PATHS (others dropped), as if new."
         ),
     ] = False,
+    follow_links: Annotated[
+        bool, typer.Option(*options.FOLLOW_LINKS.flags, help=options.FOLLOW_LINKS.help)
+    ] = options.FOLLOW_LINKS.default,
+    hidden: Annotated[
+        bool, typer.Option(*options.HIDDEN.flags, help=options.HIDDEN.help)
+    ] = options.HIDDEN.default,
+    max_file_size: Annotated[
+        str, typer.Option(*options.MAX_FILE_SIZE.flags, help=options.MAX_FILE_SIZE.help)
+    ] = options.MAX_FILE_SIZE.default,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
@@ -143,10 +152,14 @@ def index_cmd(
     from .encoders import EncoderOptions
     from .folder import index_dir
     from .index import update
+    from .sources import Rules, parse_size
 
     directory = index_dir(index)
     started = time.perf_counter()
     with console.errors():
+        rules = Rules(
+            follow_links=follow_links, hidden=hidden, max_file_size=parse_size(max_file_size)
+        )
         sizes = {"max_chars": max_chars, "min_chars": min_chars, "overlap_chars": overlap}
         options = EncoderOptions(device, batch_size, max_seq_length)
         with console.reporter(quiet) as (progress, on_skip):
@@ -163,6 +176,7 @@ def index_cmd(
                 default_sources=[entry.DEMO_SOURCES],
                 progress=progress,
                 on_skip=on_skip,
+                rules=rules,
             )
     info = {**console.info_data(idx), "changes": console.changes_data(changes)}
     if as_json:

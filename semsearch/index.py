@@ -29,6 +29,7 @@ from .retrieve import Retrieval, check_query, retrieve
 
 if TYPE_CHECKING:  # writing needs these; a question does not load them
     from .chunking import ChunkingConfig
+    from .sources import Rules
     from .writer import OnSkip, Progress
 
 __all__ = ["Changes", "Index", "update"]
@@ -95,6 +96,7 @@ class Index:
         index_type: str | None = None,
         progress: Progress | None = None,
         on_skip: OnSkip | None = None,
+        rules: Rules | None = None,
     ) -> Index:
         """Make the index at ``directory`` hold exactly the documents under ``paths``.
 
@@ -105,7 +107,7 @@ class Index:
         the same encoder and chunking is updated in place (unchanged passages
         keep their vectors); anything else is built afresh. Raises
         :class:`InputError` if no document could be indexed, leaving any
-        previous index untouched.
+        previous index untouched. ``rules`` bound what is read (see :class:`.sources.Rules`).
         """
         directory = index_dir(directory)
         try:
@@ -113,7 +115,7 @@ class Index:
         except SemsearchError:  # none, or one we cannot read: start afresh
             current = None
         chosen = _choose_encoder(encoder, options, current)
-        return _create(paths, directory, chosen, chunking, index_type, progress, on_skip)[0]
+        return _create(paths, directory, chosen, chunking, index_type, progress, on_skip, rules)[0]
 
     # -- changing it -------------------------------------------------------------
 
@@ -124,16 +126,20 @@ class Index:
         prune: bool = False,
         progress: Progress | None = None,
         on_skip: OnSkip | None = None,
+        rules: Rules | None = None,
     ) -> Changes:
         """Add new and update changed documents under ``paths``; unchanged files cost nothing.
 
         With ``prune``, indexed documents under ``paths`` whose files are gone are
-        removed too. Documents elsewhere are left alone.
+        removed too. Documents elsewhere are left alone. ``rules`` (see
+        :class:`.sources.Rules`): links may lead only inside the named paths (or
+        ``rules.within``), hidden paths and files over the size limit are left out.
         """
+        from .sources import Rules
         from .writer import WriteRequest, write_files
 
         current = self._snapshot()  # refuses to write if another model rebuilt the index
-        request = WriteRequest(list(paths), self.encoder, prune=prune)
+        request = WriteRequest(list(paths), self.encoder, prune=prune, rules=rules or Rules())
         with self._write_lock:
             return write_files(self.backend, request, progress, on_skip, current)
 
@@ -148,9 +154,14 @@ class Index:
     def sync(self, *, progress: Progress | None = None, on_skip: OnSkip | None = None) -> Changes:
         """Re-read the folders the index was built from: new, changed and deleted
         files. Costs a look at file sizes and times when nothing changed."""
+        from .sources import Rules
+
         if not self.is_stale():
             return Changes()
-        return self.add(self._live_sources(), prune=True, progress=progress, on_skip=on_skip)
+        sources = self._live_sources()  # accepted when recorded, hidden or not
+        return self.add(
+            sources, prune=True, progress=progress, on_skip=on_skip, rules=Rules(hidden=True)
+        )
 
     def is_stale(self) -> bool:
         """Whether files under the recorded sources were added, changed or deleted.
@@ -158,13 +169,14 @@ class Index:
         Looks at sizes and modification times only (no reading), so it is
         cheap enough to run before every question (about 0.8 s for 100,000 files).
         """
-        from .sources import file_states, roots_of, untouched
+        from .sources import Rules, file_states, roots_of, untouched
 
         roots = self._live_sources()
         if not roots:
             return False
         known = self._snapshot().file_states()
-        return not untouched(known, file_states(roots), roots_of(roots), True)
+        current = file_states(roots, rules=Rules(hidden=True))
+        return not untouched(known, current, roots_of(roots), True)
 
     def _live_sources(self) -> list[str]:
         """The recorded sources still on disk (a vanished root never empties the index)."""
@@ -278,6 +290,7 @@ def update(
     default_sources: Sequence[str | Path] = (),
     progress: Progress | None = None,
     on_skip: OnSkip | None = None,
+    rules: Rules | None = None,
 ) -> tuple[Index, Changes]:
     """What ``semsearch index`` does: add to the index, or create it when it must be.
 
@@ -287,13 +300,20 @@ def update(
     ``rebuild`` is set, or when the encoder or chunking differ from the index's;
     otherwise new and changed files are added (and gone ones removed with ``prune``).
     ``store`` (see :mod:`.stores`) moves the passages to Milvus; without it they stay
-    where the index keeps them.
+    where the index keeps them. ``rules`` bound what is read (see :class:`.sources.Rules`);
+    recorded sources were accepted when recorded, hidden or not.
     """
+    from dataclasses import replace
+
     from .chunking import ChunkingConfig
+    from .sources import Rules
 
     directory = index_dir(directory)
     current = _manifest_or_none(directory)
     recorded = current.sources if current else recorded_sources(directory)
+    rules = rules or Rules()
+    if not paths and recorded:
+        rules = replace(rules, hidden=True)
     paths = list(paths) or recorded or list(default_sources)
     chunking = ChunkingConfig(**{**(current.chunking if current else {}), **(chunk_sizes or {})})
     chosen = _choose_encoder(encoder, options, current)
@@ -310,11 +330,13 @@ def update(
         except IndexCorruptError:
             pass  # created afresh below
         else:
-            return idx, idx.add(paths, prune=prune, progress=progress, on_skip=on_skip)
+            return idx, idx.add(paths, prune=prune, progress=progress, on_skip=on_skip, rules=rules)
     # no index to add to: created from paths, but as an addition, so that a writer
     # that created it meanwhile (another `semsearch index`) keeps what it added
     exact = (current is not None and not moving) or rebuild
-    return _create(paths, directory, chosen, chunking, index_type, progress, on_skip, exact, store)
+    return _create(
+        paths, directory, chosen, chunking, index_type, progress, on_skip, rules, exact, store
+    )
 
 
 def _create(
@@ -325,16 +347,25 @@ def _create(
     index_type: str | None,
     progress: Progress | None,
     on_skip: OnSkip | None,
+    rules: Rules | None = None,
     exact: bool = True,
     store: str | None = None,
 ) -> tuple[Index, Changes]:
     from .chunking import ChunkingConfig
+    from .sources import Rules
     from .writer import WriteRequest, write_files
 
     if index_type is not None:
         check_index_type(index_type)
     backend = open_backend(directory, store)
-    request = WriteRequest(list(paths), encoder, chunking or ChunkingConfig(), index_type, exact)
+    request = WriteRequest(
+        list(paths),
+        encoder,
+        chunking or ChunkingConfig(),
+        index_type,
+        exact,
+        rules=rules or Rules(),
+    )
     try:
         changes = write_files(backend, request, progress, on_skip)
         idx = Index(backend, encoder)

@@ -37,3 +37,20 @@ REFRESH = Option(
 )
 QUESTION = "What you want to know, in any language."
 ASK = "Find the passages that answer QUESTION; the sentence that best answers it is emphasised."
+FOLLOW_LINKS = Option(
+    ("--follow-links",),
+    "Also index linked files whose target lies outside PATHS (by default such links are "
+    "skipped with a warning).",
+    False,
+)
+HIDDEN = Option(
+    ("--hidden",),
+    "Index hidden files and folders named in PATHS (.env, .git/config); a folder walk "
+    "always leaves hidden ones out.",
+    False,
+)
+MAX_FILE_SIZE = Option(
+    ("--max-file-size",),
+    "Larger files are skipped with a warning: bytes, or with a unit: 500k, 20MB, 1G.",
+    "20MB",
+)

@@ -111,7 +111,14 @@ def query_terms(text: str) -> list[QueryTerm]:
     return out
 
 
+MAX_NAME_CHARS = 30
+"""Longer words are no names (a base64 run, a long compound): their vowel mask,
+one bit a consonant, would not fit SQLite's 64-bit integer (two a letter at most)."""
+
+
 def _word_shapes(word: str) -> set[Term]:
+    if len(word) > MAX_NAME_CHARS:
+        return set()
     if word.isdigit():
         return {(word, 0)}
     shapes = _arabic_shapes(word) if _is_arabic(word) else {_latin_shape(word)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import faults
@@ -23,12 +23,17 @@ from .errors import InputError, UnreadableFileError
 from .manifest import Manifest
 from .records import Changes, DocumentRecord, Skipped
 from .sources import (
+    HIDDEN,
+    NOT_UTF8_NAME,
+    Rules,
     file_states,
     in_order,
     is_under,
     read_text,
     require_some,
     roots_of,
+    shown_name,
+    too_large,
     untouched,
     vanished,
 )
@@ -60,6 +65,7 @@ class WriteRequest:
     index_type: str | None = None
     exact: bool = False
     prune: bool = False
+    rules: Rules = field(default_factory=Rules)
 
 
 def write_files(
@@ -79,8 +85,10 @@ def write_files(
     file or would leave no document, leaving the index untouched.
     """
     unreachable: list[Skipped] = []  # broken links, loops: said, not recorded
-    wanted = file_states(request.paths, on_skip=unreachable.append)
-    roots = roots_of(request.paths)
+    wanted = file_states(request.paths, on_skip=unreachable.append, rules=request.rules)
+    # named but kept out (hidden, a name not UTF-8): not recorded as sources
+    refused = {str(s.path) for s in unreachable if s.reason in (HIDDEN, NOT_UTF8_NAME)}
+    roots = [r for r in roots_of(request.paths) if shown_name(r) not in refused]
 
     def plan(base: Manifest | None, known: FileStates, skipped: SkippedFiles) -> _Plan:
         before = base.sources if base else []
@@ -101,12 +109,12 @@ def write_files(
     spec = request.encoder.spec()
     with backend.write(spec, request.chunking, request.index_type, rebuild=request.exact) as txn:
         if request.exact or txn.base is None:
-            require_some(wanted, request.paths)
+            require_some(wanted, request.paths, unreachable)
         known = txn.file_states()
         todo = plan(txn.base, known, txn.skipped())
         if todo.idle and not backend.interrupted():  # another writer did it meanwhile
             return _as_before(Changes(), todo.unusable, todo.unchanged, on_skip)
-        writer = _Writer(txn, backend.directory, request.encoder, progress, on_skip)
+        writer = _Writer(txn, backend.directory, request, progress, on_skip)
         changes = _as_before(writer.sync(todo.files), todo.unusable, todo.unchanged, on_skip)
         if request.exact:
             gone = [p for p in txn.documents() if p not in wanted]
@@ -116,7 +124,7 @@ def write_files(
             gone = list(txn.documents(lost))
             txn.drop_skipped(lost)
         txn.remove_documents(gone)
-        changes.removed = gone
+        changes.removed += gone
         if (request.exact or txn.base is None) and txn.documents_count() == 0:
             _raise_nothing_indexed(roots, changes)
         txn.commit(todo.sources)
@@ -175,13 +183,14 @@ class _Writer:
         self,
         txn: Transaction,
         directory: Path,
-        encoder: Encoder,
+        request: WriteRequest,
         progress: Progress | None,
         on_skip: OnSkip | None,
     ) -> None:
         self.txn = txn
         self.directory = directory
-        self.encoder = encoder
+        self.encoder = request.encoder
+        self.max_size = request.rules.max_file_size
         self.progress = progress
         self.on_skip = on_skip
 
@@ -202,10 +211,13 @@ class _Writer:
                 _skip(changes, Skipped(path, str(exc)), self.on_skip)
                 continue
             state = (stat.st_size, stat.st_mtime_ns)
+            if stat.st_size > self.max_size:  # said without opening it
+                self._refuse(changes, key, state, too_large(stat.st_size, self.max_size), False)
+                continue
             try:
-                text = read_text(path)
+                text = read_text(path, self.max_size)
             except (UnreadableFileError, OSError) as exc:
-                self._refuse(changes, key, state, str(exc))
+                self._refuse(changes, key, state, str(exc), old is not None)
                 continue
             if key in unusable:
                 self.txn.drop_skipped([key])  # usable now
@@ -220,7 +232,8 @@ class _Writer:
                 for s, e in chunk(text, self.txn.chunking)
             ]
             if not spans:
-                self._refuse(changes, key, state, "no passages left after removing page chrome")
+                reason = "no passages left after removing page chrome"
+                self._refuse(changes, key, state, reason, old is not None)
                 continue
             planned.append((record, spans, old is not None))
 
@@ -241,10 +254,17 @@ class _Writer:
         """Characters a call: larger for a model that batches by count (st: on a GPU)."""
         return max(CALL_CHARS, 200 * getattr(self.encoder, "batch_size", 0))
 
-    def _refuse(self, changes: Changes, path: str, state: tuple[int, int], reason: str) -> None:
+    def _refuse(
+        self, changes: Changes, path: str, state: tuple[int, int], reason: str, indexed: bool
+    ) -> None:
         """Skip an unusable file and remember it as it is now, so that it does not
-        count as a change (and make every question refresh) until it changes."""
+        count as a change (and make every question refresh) until it changes. An
+        indexed file that became unusable (emptied, no longer UTF-8) leaves the
+        index: its old passages would stand at places its text no longer has."""
         _skip(changes, Skipped(Path(path), reason), self.on_skip)
+        if indexed:
+            self.txn.remove_documents([path])
+            changes.removed.append(path)
         self.txn.put_skipped(path, *state, reason)
 
     def _embed(self, texts: dict[str, str], ids: dict[str, int]) -> None:

@@ -62,3 +62,10 @@ def test_rare_names_outweigh_common_words() -> None:
     scores = name_scores(query_terms("Iraq Qaim"), postings, len(passages))
     assert max(scores, key=scores.get) == 1
     assert scores[1] > 2 * scores[2]
+
+
+def test_a_run_of_consonants_longer_than_a_name_gives_no_term() -> None:
+    """A base64 data URI is one long word: no name term, and no mask past 64 bits."""
+    terms = passage_terms("logo data:image/png;base64," + "QkNERkdISktMTU5QUVJTVFZXWFla" * 300)
+    assert all(mask < 2**63 for _, mask in terms)
+    assert all(len(skeleton) <= 60 for skeleton, _ in terms)

@@ -21,10 +21,12 @@ def test_discover_resolves_linked_files_and_does_not_enter_linked_folders(tmp_pa
     outside = write(tmp_path / "elsewhere" / "far.txt", "x")
     corpus = tmp_path / "corpus"
     write(corpus / "sub" / "near.txt", "x")
-    (corpus / "link.txt").symlink_to(outside)
+    linked = write(corpus / "sub" / "deep" / "linked.md", "x")
+    (corpus / "link.txt").symlink_to(outside)  # leads out of the corpus: left out
+    (corpus / "inner.md").symlink_to(linked)
     (corpus / "sub" / "loop").symlink_to(corpus, target_is_directory=True)
     found = discover([corpus])
-    assert found == sorted([outside.resolve(), (corpus / "sub" / "near.txt").resolve()])
+    assert found == [linked.resolve(), (corpus / "sub" / "near.txt").resolve()]
 
 
 def test_discover_takes_an_explicit_file_whatever_its_suffix(tmp_path: Path) -> None:
