@@ -14,16 +14,19 @@ exit codes (or HTTP statuses) happens only at the edge::
     ├── EncoderMismatchError      the index was built with another model
     ├── EncoderError              unknown encoder name, model will not load
     ├── StoreError                a Milvus store cannot be reached, is in use or changed meanwhile
+    ├── DiskError                 the disk refused a write (full, over quota, read-only)
     └── MissingDependencyError    an optional extra is not installed
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 __all__ = [
+    "DiskError",
     "EncoderError",
     "EncoderMismatchError",
     "IndexCorruptError",
@@ -81,6 +84,47 @@ class MissingDependencyError(SemsearchError):
 class StoreError(SemsearchError):
     """A remote store (Milvus) cannot be reached, is held by another process, or
     another writer changed what this write relied on (running it again mends it)."""
+
+
+class DiskError(SemsearchError):
+    """The disk refused a write (full, over quota, a file size limit, read-only): the
+    write stopped, and what was stored is as it was. Not damage: nothing is set
+    aside, nothing needs rebuilding; run it again once the disk takes writes."""
+
+
+NO_SPACE = "no space left on device"
+READ_ONLY = "read-only file system"
+_NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # EFBIG: RLIMIT_FSIZE
+_SQLITE_REFUSALS = {
+    "SQLITE_FULL": NO_SPACE,
+    "SQLITE_IOERR_WRITE": "disk I/O error (is the disk full?)",
+    "SQLITE_IOERR_FSYNC": "disk I/O error (is the disk full?)",
+    "SQLITE_IOERR_TRUNCATE": "disk I/O error (is the disk full?)",
+}
+
+
+def refusal(exc: BaseException) -> str | None:
+    """Why the disk refused a write, if ``exc`` (an OSError or sqlite3 error) says
+    that it did, else None: such a failure is the disk's state, not damage."""
+    if isinstance(exc, OSError):
+        if exc.errno in _NO_SPACE_ERRNOS:
+            return NO_SPACE
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return "permission denied"
+        return READ_ONLY if exc.errno == errno.EROFS else None
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    if name.startswith("SQLITE_READONLY"):  # and its extended codes
+        return READ_ONLY
+    return _SQLITE_REFUSALS.get(name)
+
+
+def refused_write(exc: BaseException, path: object) -> DiskError | None:
+    """The :class:`DiskError` to raise for ``exc`` met writing ``path``, if the disk
+    refused the write (see :func:`refusal`)."""
+    reason = refusal(exc)
+    if reason is None:
+        return None
+    return DiskError(f"{reason} writing {path}; the index is as it was")
 
 
 _Class = TypeVar("_Class", bound=type)

@@ -1,0 +1,46 @@
+"""A disk that refuses writes is not damage: the write stops with one line and the
+embedding cache and the index stay exactly as they were.
+
+The disk is made full for real, without root: the CLI runs under a file size
+limit (RLIMIT_FSIZE) no larger than its cache, so the cache cannot grow.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+from pathlib import Path
+
+from .conftest import SEEDS
+from .test_faults import _env, _one_line, _run, _semsearch
+
+
+def test_a_full_disk_keeps_the_cache_and_the_index(tmp_path: Path) -> None:
+    seeds = sorted(SEEDS.glob("*.txt"))
+    for name, files in (("docs", seeds[:2]), ("more", seeds[2:])):
+        (tmp_path / name).mkdir()
+        for f in files:
+            shutil.copy(f, tmp_path / name / f.name)
+    assert _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
+    index = tmp_path / "idx"
+    before = {p.name: p.read_bytes() for p in index.rglob("*") if p.is_file()}
+    limit = os.path.getsize(index / "embeddings.sqlite")
+
+    def full_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run(
+        [*_semsearch(), "index", "more", "--index", "idx", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+        preexec_fn=full_disk,
+    )
+    line = _one_line(result)
+    assert "writing idx/embeddings.sqlite; the index is as it was" in line, line
+    after = {p.name: p.read_bytes() for p in index.rglob("*") if p.is_file()}
+    assert after == before  # no set-aside, no leftover, the cache byte for byte
