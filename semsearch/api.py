@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import InputError, SemsearchError
+from .errors import DiskError, InputError, SemsearchError
 from .guard import LOOPBACK_NAMES, Guard
 from .service import (
     MAX_BATCH,
@@ -177,6 +177,7 @@ def _errors(app: FastAPI) -> None:
         (ForbiddenPathError, 403),
         (WritesDisabledError, 403),
         (InputError, 422),
+        (DiskError, 507),  # the disk refused a write: nothing to rebuild
         (SemsearchError, 503),  # the index cannot answer now (damaged, another model)
     ]
 

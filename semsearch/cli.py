@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from . import console, entry, options
 from .cli_options import IndexDir, Json, Mode, Quiet
 from .cli_serve import mcp, serve
 from .errors import SemsearchError
+from .extras import install_command
 
 if TYPE_CHECKING:
     from .evaluate import Evaluation
@@ -110,7 +112,7 @@ def index_cmd(
             help="Keep the passages in Milvus: milvus-lite:PATH.db (embedded, one process) or "
             "milvus://HOST:PORT/COLLECTION (a server or cluster; token from "
             "$SEMSEARCH_MILVUS_TOKEN). Recorded in the index folder, so later commands need "
-            'only --index. Needs: pip install "semsearch[milvus]". Default: the index\'s own, '
+            f"only --index. Needs: {escape(install_command('milvus'))}. Default: the index's own, "
             "else the folder itself (FAISS + SQLite).",
             show_default=False,
         ),

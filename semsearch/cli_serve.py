@@ -6,20 +6,20 @@ Both need the ``serve`` extra; without it they say which command installs it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from . import console
 from .cli_options import AllowHost, IndexDir, Token, TokenFile, resolve_token
 from .errors import InputError, MissingDependencyError
+from .extras import install_command
 from .retrieve import MAX_QUERY_CHARS
 
 if TYPE_CHECKING:
     from .service import Service
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-EXTRA = 'pip install "semsearch[serve]"'
 
 Host = Annotated[
     str, typer.Option(help="Address to listen on; another than loopback is reachable by others.")
@@ -64,15 +64,13 @@ def serve(
             from .api import create_app
             from .guard import allowed_hosts
         except ImportError as exc:
-            raise MissingDependencyError(f"semsearch serve needs the serve extra: {EXTRA}") from exc
+            raise MissingDependencyError(
+                f"semsearch serve needs the serve extra: {install_command('serve')}"
+            ) from exc
         secret = resolve_token(token, token_file)
         _check_port(host, port)
         service = _service(index, root or [], allow_writes, max_query_chars)
-        if host not in LOOPBACK:
-            console.echo(
-                f"warning: listening on {host}: reachable from other machines; consider --token",
-                err=True,
-            )
+        _warn_if_reachable(host)
         hosts = allowed_hosts(host, port, allow_host or [])
         app = create_app(service, token=secret, cors=cors, hosts=hosts)
         typer.echo(
@@ -88,28 +86,66 @@ def mcp(
     http: Annotated[bool, typer.Option("--http", help="Streamable HTTP instead of stdio.")] = False,
     host: Host = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port for --http.")] = 8766,
+    token: Token = None,
+    token_file: TokenFile = None,
+    allow_host: AllowHost = None,
 ) -> None:
     """Serve the index as MCP tools (search, search_batch, get_passage, get_document).
 
     Over stdio for a client that starts it (see README for the client config), or
-    over streamable HTTP at http://HOST:PORT/mcp with --http.
+    over streamable HTTP at http://HOST:PORT/mcp with --http, behind the same Host,
+    Origin and token checks as serve.
     """
     with console.errors():
         try:
             from .tools import create_server
         except ImportError as exc:
-            raise MissingDependencyError(f"semsearch mcp needs the serve extra: {EXTRA}") from exc
+            raise MissingDependencyError(
+                f"semsearch mcp needs the serve extra: {install_command('serve')}"
+            ) from exc
+        secret = resolve_token(token, token_file) if http else None
         if http:
             _check_port(host, port)
+            _warn_if_reachable(host)
         server = create_server(_service(index, [], False, MAX_QUERY_CHARS))
         if http:
-            server.run("streamable-http", host=host, port=port)
+            from . import listen
+            from .guard import Guard, allowed_hosts
+
+            hosts = allowed_hosts(host, port, allow_host or [])
+            app = server.streamable_http_app(
+                host=host, transport_security=_sdk_security(hosts, port)
+            )
+            listen.run(Guard(app, token=secret, hosts=hosts), host, port)
         else:
             import anyio
 
             from .mcp_stdio import serve_stdio
 
             anyio.run(serve_stdio, server)
+
+
+def _warn_if_reachable(host: str) -> None:
+    if host not in LOOPBACK:
+        console.echo(
+            f"warning: listening on {host}: reachable from other machines; consider --token",
+            err=True,
+        )
+
+
+def _sdk_security(hosts: list[str], port: int) -> Any:
+    """The MCP SDK's own DNS-rebinding check, given the names the Guard allows
+    (it has no wildcards, so a server on every address leaves it to the Guard)."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    names = [h for h in hosts if h.isprintable() and not h.startswith("<")]
+    if any(h in ("*", "", "0.0.0.0", "::") for h in names):
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    bare = [h for h in names if ":" not in h or h.startswith("[")]
+    return TransportSecuritySettings(
+        allowed_hosts=[*names, *(f"{h}:*" for h in bare)],
+        allowed_origins=[f"http://{h}:{port}" for h in bare],
+    )
 
 
 def _check_port(host: str, port: int) -> None:

@@ -37,7 +37,10 @@ def test_from_a_package_index_the_command_names_the_package(tmp_path: Path) -> N
 def test_index_help_shows_the_extra_in_brackets() -> None:
     env = {**os.environ, "COLUMNS": "400"}
     result = subprocess.run(
-        [sys.executable, "-m", "semsearch", "index", "--help"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "semsearch", "index", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert result.returncode == 0
     assert "[milvus]" in result.stdout

@@ -138,3 +138,78 @@ def test_a_tool_given_a_value_nothing_can_have_names_it(
         assert not result.get("isError") and text.startswith("Question:")
     else:
         assert result["isError"] and named in text and "Error executing tool" not in text
+
+
+# -- streamable HTTP: the same door as serve ------------------------------------------
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def mcp_http(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: F811
+    import socket
+    import time
+
+    from .test_serve import _free_port
+
+    secret = tmp_path_factory.mktemp("mcp") / "token"
+    secret.write_text("s3cret\n")
+    port = _free_port()
+    index = str(corpus / "index")
+    command = [SEMSEARCH, "mcp", "--http", "--port", str(port), "--index", index]
+    process = subprocess.Popen([*command, "--token-file", str(secret)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while True:
+        assert process.poll() is None, "the MCP server exited"
+        assert time.monotonic() < deadline, "the MCP server did not start"
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def _post(url: str, **headers: str) -> Any:
+    import httpx
+
+    accept = {"Accept": "application/json, text/event-stream"}
+    return httpx.post(url + "/mcp", json=INITIALIZE, headers={**accept, **headers}, timeout=30)
+
+
+def test_mcp_over_http_needs_the_token(mcp_http: str) -> None:
+    assert _post(mcp_http).status_code == 401
+    assert _post(mcp_http, Authorization="Bearer wrong").status_code == 401
+    answer = _post(mcp_http, Authorization="Bearer s3cret")
+    assert answer.status_code == 200 and "serverInfo" in answer.text
+
+
+def test_mcp_over_http_refuses_a_foreign_host_and_origin(mcp_http: str) -> None:
+    auth = {"Authorization": "Bearer s3cret"}
+    assert _post(mcp_http, Host="evil.example", **auth).status_code == 421
+    assert _post(mcp_http, Origin="http://evil.example", **auth).status_code == 403
+    assert _post(mcp_http, Origin=mcp_http, **auth).status_code == 200
+
+
+def test_an_empty_token_is_refused_for_mcp_too(corpus: Path) -> None:  # noqa: F811
+    import os
+
+    env = {**os.environ, "SEMSEARCH_TOKEN": ""}
+    command = [SEMSEARCH, "mcp", "--http", "--index", str(corpus / "index")]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip() == "error: $SEMSEARCH_TOKEN is empty; set it to a token or unset it"
+    )

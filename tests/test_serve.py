@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from semsearch import Index
+from semsearch.extras import install_command
 
 from .conftest import CHROMIUM_FLAGS, QAIM, SEEDS, write
 
@@ -232,7 +233,7 @@ def test_without_the_extra_the_error_names_the_install_command(tmp_path: Path) -
     result = subprocess.run([SEMSEARCH, "serve"], capture_output=True, text=True, env=env)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        'error: semsearch serve needs the serve extra: pip install "semsearch[serve]"'
+        f"error: semsearch serve needs the serve extra: {install_command('serve')}"
     )
 
 
