@@ -201,6 +201,15 @@ class LocalTransaction:
         self.tmp = directory / f".{self.name}.tmp"
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp.mkdir(parents=True)
+        try:
+            self._begin(chunking, index_type)
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+
+    def _begin(self, chunking: ChunkingConfig | None, index_type: str | None) -> None:
+        """Open the database this write changes, or start a new one."""
+        directory, encoder_spec = self.directory, self.encoder_spec
         self.removed: list[int] = []  # this write's vector changes, for the finder
         self.added: list[int] = []
         self.store: Store | None = None
@@ -359,8 +368,12 @@ class LocalTransaction:
         final = self.directory / self.name
         shutil.rmtree(final, ignore_errors=True)
         os.replace(self.tmp, final)
-        self._db.put_manifest(manifest_json(manifest))
-        self._db.commit()  # an in-place write takes effect here
+        try:
+            self._db.put_manifest(manifest_json(manifest))
+            self._db.commit()  # an in-place write takes effect here
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)  # nothing refers to it
+            raise
         if self.base is None:
             self._db.use_wal()  # a new file is filled without it, faster
         self._db.read_only()  # this connection now serves the readers

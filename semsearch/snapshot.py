@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .backend import DENSE_CANDIDATES, FileStates, SkippedFiles, rescored
-from .errors import IndexCorruptError, converting
+from .errors import IndexCorruptError, SemsearchError, converting, refused_write
 from .exact import ExactFinder
 from .folder import rebuild_hint
 from .manifest import Manifest
@@ -25,9 +25,12 @@ if TYPE_CHECKING:
     from .vectors import Finder  # FAISS: imported only by approximate indexes and writes
 
 
-def _unreadable(holder: Any, exc: BaseException) -> IndexCorruptError:
+def _unreadable(holder: Any, exc: BaseException) -> SemsearchError:
+    """A full or read-only disk is not damage: say so, without a rebuild hint."""
     where = holder._database()
-    return IndexCorruptError(f"{where} is unreadable ({exc}){rebuild_hint(where.parent.parent)}")
+    return refused_write(exc, where) or IndexCorruptError(
+        f"{where} is unreadable ({exc}){rebuild_hint(where.parent.parent)}"
+    )
 
 
 sqlite_errors_as_corrupt = converting(sqlite3.DatabaseError, _unreadable)

