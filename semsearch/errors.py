@@ -149,9 +149,14 @@ def converting(
 
             return guarded
 
-        for name, member in list(vars(cls).items()):
-            if callable(member) and not name.startswith("_"):
-                setattr(cls, name, guard(member))
-        return cls
+        return around_public_methods(cls, guard)
 
     return decorate
+
+
+def around_public_methods(cls: _Class, wrap: Callable[[Any], Any]) -> _Class:
+    """``cls`` with each public method replaced by ``wrap(method)``."""
+    for name, member in list(vars(cls).items()):
+        if callable(member) and not name.startswith("_"):
+            setattr(cls, name, wrap(member))
+    return cls

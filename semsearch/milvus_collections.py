@@ -184,6 +184,11 @@ class Collections:
 
     # -- the collections ------------------------------------------------------------
 
+    def reload(self) -> None:
+        """Load the collections again: a server restarted since holds them released."""
+        self._loaded = False
+        self.exists()
+
     def exists(self) -> bool:
         """Whether the collections are there; loaded for searching if they are (a
         server keeps them loaded, Milvus Lite opens a file with them released)."""

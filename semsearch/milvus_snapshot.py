@@ -11,13 +11,14 @@ crashed, is not an answer until a write places it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .backend import DENSE_CANDIDATES, FileStates, SkippedFiles, rarest, rescored
-from .errors import StoreError, converting
+from .errors import StoreError, around_public_methods, converting
 from .manifest import Manifest
 from .milvus_collections import (
     NAME_SEARCH,
@@ -37,9 +38,24 @@ def store_error(holder: Any, exc: BaseException) -> StoreError:
 
 
 def milvus_errors(cls: type) -> type:
-    """Every public method of ``cls`` raises :class:`StoreError`, not pymilvus's errors."""
+    """Every public method of ``cls`` raises :class:`StoreError`, not pymilvus's
+    errors, and first loads collections a restarted server has released again."""
     from pymilvus.exceptions import MilvusException
 
+    def reloading(method: Any) -> Any:
+        @functools.wraps(method)
+        def retried(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except MilvusException as exc:
+                if "released" not in str(exc) and "not loaded" not in str(exc):
+                    raise
+                self.collections.reload()
+                return method(self, *args, **kwargs)
+
+        return retried
+
+    around_public_methods(cls, reloading)
     return converting((MilvusException, ConnectionError), store_error)(cls)
 
 

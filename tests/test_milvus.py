@@ -52,11 +52,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    """``milvus-lite server`` in a process of its own, on a free loopback port."""
-    port = free_port()
-    data = tmp_path_factory.mktemp("milvus") / "data"
+def start_server(data: Path, port: int) -> subprocess.Popen:
+    """``milvus-lite server`` on ``data`` in a process of its own, once it listens."""
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data)),
@@ -69,12 +66,19 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            return proc
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 pytest.fail(f"milvus-lite server did not start: {proc.stderr.read()!r}")
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """``milvus-lite server`` in a process of its own, on a free loopback port."""
+    port = free_port()
+    proc = start_server(tmp_path_factory.mktemp("milvus") / "data", port)
     yield f"milvus://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=30)
@@ -317,3 +321,19 @@ def test_xquad_parity_with_the_local_store(tmp_path: Path):
         for mode, mrr in theirs.items():
             assert mine[mode] == pytest.approx(mrr, abs=0.01), (mode, mine, theirs)
     milvus.close()
+
+
+def test_a_restarted_server_is_searched_again_without_help(seeds_copy: Path, tmp_path: Path):
+    """A restarted server holds the collections released; the next search loads them."""
+    port = free_port()
+    proc = start_server(tmp_path / "data", port)
+    try:
+        idx, _ = update([seeds_copy], tmp_path / "i", store=f"milvus://127.0.0.1:{port}/news")
+        assert QAIM in idx.search(QUESTIONS[0], k=1)[0].text
+        proc.kill()
+        proc.wait(timeout=30)
+        proc = start_server(tmp_path / "data", port)
+        assert QAIM in idx.search(QUESTIONS[0], k=1)[0].text
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
