@@ -286,9 +286,10 @@ class _Stopping:
         try:
             await self.app(scope, receive, sending)
         except asyncio.CancelledError:
-            if scope["type"] == "http" and not started:
-                detail = "the server is stopping; send the request again when it is back"
-                headers = {"Retry-After": RETRY_AFTER}
-                with anyio.CancelScope(shield=True):
-                    await JSONResponse({"detail": detail}, 503, headers)(scope, receive, send)
-            raise
+            if scope["type"] != "http" or started:
+                raise
+            # answered: the cancellation ends here, uvicorn has nothing to log
+            detail = "the server is stopping; send the request again when it is back"
+            headers = {"Retry-After": RETRY_AFTER}
+            with anyio.CancelScope(shield=True):
+                await JSONResponse({"detail": detail}, 503, headers)(scope, receive, send)

@@ -37,6 +37,7 @@ def run(app: Any, host: str, port: int) -> None:
     quiet = _Once()
     for name in ("uvicorn.error", "asyncio"):
         logging.getLogger(name).addFilter(quiet)
+    logging.getLogger("uvicorn.error").addFilter(_cancelled_lifespan)
     uvicorn.run(
         app,
         host=host,
@@ -81,6 +82,13 @@ class _TimedH11(H11Protocol):
         waiting = self.cycle is None or self.cycle.response_complete
         if waiting and self.conn.their_state is h11.IDLE and not self.transport.is_closing():
             self.transport.close()
+
+
+def _cancelled_lifespan(record: logging.LogRecord) -> bool:
+    """Drop the traceback of the app's lifespan cancelled by a forced stop (a
+    second Ctrl-C): the stop was asked for, nothing failed."""
+    text = record.getMessage()
+    return not (text.startswith("Traceback") and text.rstrip().endswith("CancelledError"))
 
 
 class _Once(logging.Filter):

@@ -18,7 +18,7 @@ import pytest
 from semsearch import Index
 
 from .conftest import SEEDS, write
-from .test_serve import SEMSEARCH, Server
+from .servers import SEMSEARCH, Server
 
 TOKEN = "t0ken-from-a-file"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

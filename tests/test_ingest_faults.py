@@ -19,8 +19,8 @@ from semsearch import Index
 from semsearch.sources import Rules, read_text
 
 from .conftest import SEEDS, write
+from .servers import Server
 from .test_faults import _run
-from .test_serve import Server
 
 MODEL = ("--model", "e5-small-q4")
 SECRET = "the launch code of the vault is zebra-tango-nine"

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from mcp.types import INVALID_REQUEST, PARSE_ERROR
 
-from .test_serve import SEMSEARCH, corpus  # noqa: F401  (a fixture)
+from .servers import SEMSEARCH, free_port
+from .test_serve import corpus  # noqa: F401  (a fixture)
 
 SURROGATE = (
     b'{"jsonrpc": "2.0", "id": %d, "method": "tools/call", '
@@ -159,11 +160,9 @@ def mcp_http(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     import socket
     import time
 
-    from .test_serve import _free_port
-
     secret = tmp_path_factory.mktemp("mcp") / "token"
     secret.write_text("s3cret\n")
-    port = _free_port()
+    port = free_port()
     index = str(corpus / "index")
     command = [SEMSEARCH, "mcp", "--http", "--port", str(port), "--index", index]
     process = subprocess.Popen([*command, "--token-file", str(secret)], stderr=subprocess.DEVNULL)

@@ -22,6 +22,7 @@ from semsearch.index import update
 from semsearch.stores import parse_store
 
 from .conftest import QAIM, REPO, SEEDS, write
+from .servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -44,12 +45,6 @@ def semsearch(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
         timeout=300,
         env={**os.environ, **(env or {})},
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(data: Path, port: int) -> subprocess.Popen:

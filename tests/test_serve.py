@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -25,47 +24,10 @@ from semsearch import Index
 from semsearch.extras import install_command
 
 from .conftest import CHROMIUM_FLAGS, QAIM, SEEDS, write
+from .servers import SEMSEARCH, Server, free_port
 
 T = TypeVar("T")
 QUESTION = "when did the Qaim base handover happen"
-SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A ``semsearch serve`` process, ready once /health answers."""
-
-    def __init__(self, index: Path, *args: str, cwd: Path | None = None) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [SEMSEARCH, "serve", "--index", str(index), "--port", str(self.port), *args],
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=cwd,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(self.process.stderr.read())
-            try:
-                if httpx.get(self.url + "/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError("the server did not start")
-
-    def post(self, path: str, body: object, **kw: object) -> httpx.Response:
-        return httpx.post(self.url + path, json=body, timeout=60, **kw)
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +189,52 @@ def test_sigterm_lets_requests_in_flight_finish(corpus: Path) -> None:
     assert statuses == [200, 200, 200]
 
 
+def _inbox_with_a_long_write(corpus: Path, tmp_path: Path, files: int) -> tuple[Path, Path]:
+    """A copy of the served index, and an inbox whose indexing takes some seconds."""
+    shutil.copytree(corpus / "index", tmp_path / "index")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(files):
+        paragraphs = (
+            f"Paragraph {j} of report {i}: base {i * 100 + j} was handed over." for j in range(30)
+        )
+        write(inbox / f"report{i}.txt", "\n\n".join(paragraphs))
+    return tmp_path / "index", inbox
+
+
+def test_sigterm_finishes_a_write_in_flight(corpus: Path, tmp_path: Path) -> None:
+    index, inbox = _inbox_with_a_long_write(corpus, tmp_path, files=8)
+    s = Server(index, "--allow-writes", "--root", str(inbox))
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(s.post, "/index", {"paths": [str(inbox)]}, timeout=300)
+        time.sleep(2)  # the write is embedding
+        assert s.stop() == 0
+        response = answer.result()
+    assert response.status_code == 200 and len(response.json()["added"]) == 8
+    assert len(Index.open(index).documents()) == 5 + 8
+
+
+def test_a_second_ctrl_c_answers_503_and_keeps_the_index_as_it_was(
+    corpus: Path, tmp_path: Path
+) -> None:
+    index, inbox = _inbox_with_a_long_write(corpus, tmp_path, files=40)
+    s = Server(index, "--allow-writes", "--root", str(inbox))
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(s.post, "/index", {"paths": [str(inbox)]}, timeout=300)
+        time.sleep(2)  # the write is embedding
+        s.process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert s.stop(signal.SIGINT) == 0
+        response = answer.result()
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert "stopping" in response.json()["detail"]
+    assert "Traceback" not in s.process.stderr.read()
+    check = subprocess.run(
+        [SEMSEARCH, "check", "--index", str(index)], capture_output=True, text=True
+    )
+    assert check.returncode == 0 and check.stdout.startswith("ok: 5 documents"), check
+
+
 def test_without_the_extra_the_error_names_the_install_command(tmp_path: Path) -> None:
     blocker = write(tmp_path / "sitecustomize.py", "import sys\nsys.modules['uvicorn'] = None\n")
     env = {**os.environ, "PYTHONPATH": str(blocker.parent)}
@@ -357,7 +365,7 @@ def test_a_write_by_another_process_is_seen_by_the_next_search(
 def test_the_mcp_server_answers_over_streamable_http(corpus: Path) -> None:
     from mcp import Client
 
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [SEMSEARCH, "mcp", "--http", "--port", str(port), "--index", str(corpus / "index")],
         stderr=subprocess.DEVNULL,
