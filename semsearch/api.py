@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any, Literal
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -78,23 +78,39 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 READ = _responses(401, 422)
 ASK = _responses(400, 401, 403, 413, 422)
-WRITE = _responses(400, 401, 403, 413, 422)
+WRITE = _responses(400, 401, 403, 404, 413, 422)
+
+
+SPACES = "".join(f"\\u{c:04x}" for c in range(0x3001) if chr(c).isspace())
+ASKS_SOMETHING = {"type": "string", "pattern": f"[^{SPACES}]"}
+"""A question holds something besides the spaces ``str.strip`` takes away: declared
+in the schema, not enforced by pydantic, so that the service's own check says what is wrong."""
+QUESTION = Field(description="The question, in any language.", json_schema_extra=ASKS_SOMETHING)
+A_PATH = {"type": "string", "pattern": "^[^\\x00]*$"}
 
 
 class SearchRequest(BaseModel):
-    query: str = Field(description="The question, in any language.")
+    query: str = QUESTION
     k: int = Field(5, ge=1, le=MAX_K, description="How many passages to return.")
     mode: Mode = "hybrid"
 
 
 class BatchRequest(BaseModel):
-    queries: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+    queries: list[str] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        json_schema_extra={"items": ASKS_SOMETHING},
+    )
     k: int = Field(5, ge=1, le=MAX_K)
     mode: Mode = "hybrid"
 
 
 class PathsRequest(BaseModel):
-    paths: list[str] = Field(min_length=1, description="Files or folders inside the allowed roots.")
+    paths: list[str] = Field(
+        min_length=1,
+        description="Files or folders inside the allowed roots.",
+        json_schema_extra={"items": A_PATH},
+    )
 
 
 def create_app(
@@ -139,7 +155,7 @@ def create_app(
         return {"documents": service.documents()}
 
     @app.get("/documents/passages", responses=_responses(401, 403, 404, 422))
-    def document(source: str) -> dict[str, Any]:
+    def document(source: str = Query(json_schema_extra=A_PATH)) -> dict[str, Any]:
         return service.document(source)
 
     @app.get("/passages/{passage_id}", responses=_responses(401, 404, 422))

@@ -218,8 +218,8 @@ class Service:
         roots = self._roots()
         try:
             resolved = Path(path).expanduser().resolve()  # relative: to the server's folder
-        except RuntimeError as exc:  # ~nosuchuser
-            raise InputError(f"{path!a}: {exc}; give the full path") from None
+        except RuntimeError:  # ~nosuchuser
+            raise NotFoundError(f"{path!a}: no such user's home folder; give the full path") from None
         if _inside(resolved, roots):
             return resolved
         shown = ", ".join(str(r) for r in roots) or "none"
