@@ -9,7 +9,9 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -17,7 +19,7 @@ import pytest
 
 from semsearch import Index
 
-from .conftest import SEEDS, write
+from .conftest import QAIM, SEEDS, write
 from .servers import SEMSEARCH, Server
 
 TOKEN = "t0ken-from-a-file"
@@ -195,6 +197,30 @@ def test_a_request_may_ask_for_only_so_many_passages(server: Server) -> None:
     assert "6,000 passages; at most 5,000" in response.json()["detail"]
     schema = httpx.get(server.url + "/openapi.json").json()
     assert "at most 5,000 passages" in schema["paths"]["/search/batch"]["post"]["description"]
+
+
+def test_a_single_question_is_not_starved_by_batches(server: Server) -> None:
+    """Two batches of 200 long questions at the most passages a request may ask
+    for; a question sent while they run waits for a chunk of one, not for the
+    batches: a small part of the time the first batch takes (a ratio, so that a
+    slow machine does not fail it)."""
+    long = " ".join(["the coalition handed the base over to the army"] * 8)
+    batch = {"queries": [f"{long} {i}" for i in range(200)], "k": 25}
+    started = time.monotonic()
+
+    def post(path: str, body: object) -> tuple[httpx.Response, float]:
+        response = httpx.post(server.url + path, json=body, headers=AUTH, timeout=600)
+        return response, time.monotonic()
+
+    with ThreadPoolExecutor(2) as pool:
+        batches = [pool.submit(post, "/search/batch", batch) for _ in range(2)]
+        time.sleep(2)  # both are in the server, the first embedding
+        asked = time.monotonic()
+        single, answered = post("/search", {"query": "when did the Qaim base handover happen"})
+        (first, first_done), (second, _) = (b.result() for b in batches)
+    assert single.status_code == 200 and QAIM in single.json()["hits"][0]["text"]
+    assert first.status_code == second.status_code == 200
+    assert answered - asked < (first_done - started) / 4
 
 
 # -- item 12: connections ----------------------------------------------------------------
