@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import signal
 import socket
 import subprocess
@@ -23,7 +24,9 @@ def free_port() -> int:
 class Server:
     """A ``semsearch serve`` process, ready once /health answers."""
 
-    def __init__(self, index: Path, *args: str, cwd: Path | None = None) -> None:
+    def __init__(
+        self, index: Path, *args: str, cwd: Path | None = None, max_files: int | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -31,6 +34,7 @@ class Server:
             stderr=subprocess.PIPE,
             text=True,
             cwd=cwd,
+            preexec_fn=None if max_files is None else lambda: _limit_files(max_files),
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -49,3 +53,7 @@ class Server:
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.process.send_signal(sig)
         return self.process.wait(timeout=60)
+
+
+def _limit_files(n: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))

@@ -5,6 +5,7 @@ the schema checked against what the server really sends."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -232,6 +233,25 @@ def test_a_connection_that_never_finishes_its_head_is_closed(server: Server) -> 
         assert half_open.recv(1024) == b""  # closed by the server, not by the timeout
 
 
+def test_half_open_connections_use_up_neither_places_nor_files(corpus: Path) -> None:
+    """Far more half-open connections than the process may hold files: each new
+    one closes the oldest waiting, so /health is answered and nothing is logged."""
+    s = Server(corpus / "index", max_files=256)
+    held = []
+    try:
+        for _ in range(600):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+            c.sendall(b"GET /health HTTP/1.1\r\nHost: 127")
+            held.append(c)
+        assert httpx.get(s.url + "/health", timeout=30).status_code == 200
+    finally:
+        for c in held:
+            c.close()
+        assert s.stop() == 0
+    log = s.process.stderr.read()
+    assert "Too many open files" not in log and "Traceback" not in log, log
+
+
 # -- item 17: bodies, methods, schema -----------------------------------------------------
 
 
@@ -276,3 +296,25 @@ def test_the_schema_declares_the_errors_the_server_sends(server: Server) -> None
     assert error["required"] == ["detail"] and responses["422"]["content"]["application/json"][
         "schema"
     ] == {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_a_repeated_log_line_is_written_once_then_counted(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from semsearch import listen
+
+    clock = [100.0]
+    monkeypatch.setattr(listen.time, "monotonic", lambda: clock[0])
+    log = logging.getLogger("test.once")
+    log.addFilter(listen._Once())
+    with caplog.at_level(logging.ERROR, logger="test.once"):
+        for _ in range(1000):
+            log.error("socket.accept() out of system resource")
+        log.error("another thing")
+        clock[0] += listen.REPEAT_WINDOW_S
+        log.error("socket.accept() out of system resource")
+    assert [r.getMessage() for r in caplog.records] == [
+        "socket.accept() out of system resource",
+        "another thing",
+        "socket.accept() out of system resource (and 999 more like it)",
+    ]
