@@ -26,7 +26,7 @@ from pathlib import Path
 from .errors import InputError, NotAnIndexError
 
 MANIFEST = "manifest.json"
-OWN_ENTRY = re.compile(r"(gen|store)-\d{6}|embeddings\.sqlite(\.damaged)?")
+OWN_ENTRY = re.compile(r"(gen|store)-\d{6}|embeddings\.sqlite(\.damaged(-\d+)?)?")
 """Names semsearch writes in an index folder (besides the manifest and hidden files)."""
 
 

@@ -82,3 +82,17 @@ def test_a_disk_full_while_the_passages_are_written_says_so_and_leaves_no_genera
     ]
     check = _run("check", "--index", "idx", cwd=tmp_path)
     assert check.returncode == 0 and "2 documents" in check.stdout, check.stdout + check.stderr
+
+
+def test_a_folder_holding_only_set_aside_caches_can_become_an_index(tmp_path: Path) -> None:
+    """Caches set aside during a first build that never finished are semsearch's own:
+    the folder is not refused as someone else's."""
+    index = tmp_path / "idx"
+    index.mkdir()
+    for name in ("embeddings.sqlite.damaged", "embeddings.sqlite.damaged-2"):
+        (index / name).write_bytes(b"garbage")
+    (tmp_path / "docs").mkdir()
+    shutil.copy(sorted(SEEDS.glob("*.txt"))[0], tmp_path / "docs")
+    result = _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (index / "embeddings.sqlite.damaged-2").read_bytes() == b"garbage"
