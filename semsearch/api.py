@@ -82,11 +82,11 @@ WRITE = _responses(400, 401, 403, 404, 413, 422)
 
 
 SPACES = "".join(f"\\u{c:04x}" for c in range(0x3001) if chr(c).isspace())
-ASKS_SOMETHING = {"type": "string", "pattern": f"[^{SPACES}]"}
+ASKS_SOMETHING: dict[str, Any] = {"type": "string", "pattern": f"[^{SPACES}]"}
 """A question holds something besides the spaces ``str.strip`` takes away: declared
 in the schema, not enforced by pydantic, so that the service's own check says what is wrong."""
 QUESTION = Field(description="The question, in any language.", json_schema_extra=ASKS_SOMETHING)
-A_PATH = {"type": "string", "pattern": "^[^\\x00]*$"}
+A_PATH: dict[str, Any] = {"type": "string", "pattern": "^[^\\x00]*$"}
 
 
 class SearchRequest(BaseModel):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -102,7 +102,7 @@ class _TimedH11(H11Protocol):
             self.transport.close()
 
 
-def _waiting(c: Any) -> bool:
+def _waiting(c: object) -> TypeGuard[_TimedH11]:
     """Whether connection ``c`` waits for a request head (none sent, or one unfinished)."""
     import h11
 

@@ -219,7 +219,9 @@ class Service:
         try:
             resolved = Path(path).expanduser().resolve()  # relative: to the server's folder
         except RuntimeError:  # ~nosuchuser
-            raise NotFoundError(f"{path!a}: no such user's home folder; give the full path") from None
+            raise NotFoundError(
+                f"{path!a}: no such user's home folder; give the full path"
+            ) from None
         if _inside(resolved, roots):
             return resolved
         shown = ", ".join(str(r) for r in roots) or "none"
