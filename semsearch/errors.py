@@ -133,10 +133,12 @@ _Class = TypeVar("_Class", bound=type)
 def converting(
     caught: type[BaseException] | tuple[type[BaseException], ...],
     convert: Callable[[Any, BaseException], SemsearchError],
+    retry: Callable[[Any, BaseException], bool] | None = None,
 ) -> Callable[[_Class], _Class]:
     """A class decorator: every public method raises ``convert(self, exc)`` instead
     of a ``caught`` error, so a storage library's own exceptions (sqlite3's,
-    pymilvus's) never reach a user, only one of this tree with what to do."""
+    pymilvus's) never reach a user, only one of this tree with what to do.
+    Where ``retry(self, exc)`` mends the cause (and says so), the call is made once more."""
 
     def decorate(cls: _Class) -> _Class:
         def guard(method: Any) -> Any:
@@ -145,18 +147,20 @@ def converting(
                 try:
                     return method(self, *args, **kwargs)
                 except caught as exc:
-                    raise convert(self, exc) from None
+                    failure: BaseException = exc
+                if retry is not None:
+                    try:
+                        if retry(self, failure):
+                            return method(self, *args, **kwargs)
+                    except caught as exc:
+                        failure = exc
+                raise convert(self, failure) from None
 
             return guarded
 
-        return around_public_methods(cls, guard)
+        for name, member in list(vars(cls).items()):
+            if callable(member) and not name.startswith("_"):
+                setattr(cls, name, guard(member))
+        return cls
 
     return decorate
-
-
-def around_public_methods(cls: _Class, wrap: Callable[[Any], Any]) -> _Class:
-    """``cls`` with each public method replaced by ``wrap(method)``."""
-    for name, member in list(vars(cls).items()):
-        if callable(member) and not name.startswith("_"):
-            setattr(cls, name, wrap(member))
-    return cls

@@ -11,14 +11,13 @@ crashed, is not an answer until a write places it.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from .backend import DENSE_CANDIDATES, FileStates, SkippedFiles, rarest, rescored
-from .errors import StoreError, around_public_methods, converting
+from .errors import StoreError, converting
 from .manifest import Manifest
 from .milvus_collections import (
     NAME_SEARCH,
@@ -42,21 +41,16 @@ def milvus_errors(cls: type) -> type:
     errors, and first loads collections a restarted server has released again."""
     from pymilvus.exceptions import MilvusException
 
-    def reloading(method: Any) -> Any:
-        @functools.wraps(method)
-        def retried(self: Any, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(self, *args, **kwargs)
-            except MilvusException as exc:
-                if "released" not in str(exc) and "not loaded" not in str(exc):
-                    raise
-                self.collections.reload()
-                return method(self, *args, **kwargs)
+    return converting((MilvusException, ConnectionError), store_error, retry=reloaded)(cls)
 
-        return retried
 
-    around_public_methods(cls, reloading)
-    return converting((MilvusException, ConnectionError), store_error)(cls)
+def reloaded(holder: Any, exc: BaseException) -> bool:
+    """Whether ``exc`` says a restarted server holds the collections released; if so
+    they are loaded again, and the call is worth one more try."""
+    if "released" not in str(exc) and "not loaded" not in str(exc):
+        return False
+    holder.collections.reload()
+    return True
 
 
 class MilvusSnapshot:
