@@ -20,7 +20,7 @@ import anyio
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -201,7 +201,9 @@ def _errors(app: FastAPI) -> None:
     def library_error(request: Request, exc: SemsearchError) -> JSONResponse:
         status = next(code for kind, code in statuses if isinstance(exc, kind))
         retry = {"Retry-After": RETRY_AFTER} if isinstance(exc, BusyError) else None
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=retry)
+        # a path the client sent may hold a lone surrogate, which JSON cannot carry
+        detail = str(exc).encode("utf-8", "backslashreplace").decode()
+        return JSONResponse({"detail": detail}, status_code=status, headers=retry)
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -275,7 +277,7 @@ class _Methods:
             if methods and Match.FULL not in matches:
                 allow = {"Allow": ", ".join(sorted(methods | {"OPTIONS"}))}
                 if scope["method"] == "OPTIONS":
-                    response = JSONResponse(None, status_code=204, headers=allow)
+                    response: Response = Response(status_code=204, headers=allow)
                 else:
                     detail = f"{scope['method']} is not allowed here; use {allow['Allow']}"
                     response = JSONResponse({"detail": detail}, status_code=405, headers=allow)

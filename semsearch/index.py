@@ -229,7 +229,9 @@ class Index:
 
     def document(self, path: str | Path) -> list[tuple[int, Location]]:
         """(passage_id, place) of an indexed document's passages, in reading order."""
-        return self._snapshot().document(str(Path(path).expanduser().resolve()))
+        from .sources import resolve
+
+        return self._snapshot().document(str(resolve(path)))
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:
         """The stored (normalised) vectors of these passages, one row each."""

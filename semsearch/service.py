@@ -21,7 +21,7 @@ from .errors import InputError, QueryError, SemsearchError
 from .index import Index
 from .ranking import check_mode
 from .retrieve import MAX_QUERY_CHARS
-from .sources import Rules
+from .sources import Rules, resolve
 
 MAX_K = 100
 MAX_BATCH = 1000
@@ -217,14 +217,12 @@ class Service:
             raise ForbiddenPathError(f"{path!r}: paths may not contain '..'")
         roots = self._roots()
         try:
-            resolved = Path(path).expanduser().resolve()  # relative: to the server's folder
-        except RuntimeError:  # ~nosuchuser
-            raise NotFoundError(
-                f"{path!a}: no such user's home folder; give the full path"
-            ) from None
+            resolved = resolve(path)  # relative: to the server's folder
+        except InputError as exc:  # ~nosuchuser, a link loop
+            raise NotFoundError(str(exc)) from None
         if _inside(resolved, roots):
             return resolved
-        shown = ", ".join(str(r) for r in roots) or "none"
+        shown = ", ".join(dict.fromkeys(str(r) for r in roots)) or "none"
         raise ForbiddenPathError(f"{path!r} is outside the folders this server may read: {shown}")
 
     def _roots(self) -> list[Path]:

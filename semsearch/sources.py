@@ -148,14 +148,19 @@ def _listing(
     paths = list(paths)
     fence = None if rules.follow_links else (list(rules.within) or roots_of(paths))
     for raw in paths:
+        full = str(resolve(raw))
         path = Path(raw).expanduser()
         try:
             if not path.exists():
                 raise InputError(f"no such file or folder: {shown_name(str(raw))}")
-            is_file = path.is_file()
-            full = str(path.resolve())
-        except OSError as exc:  # a link loop named directly
+            is_file, is_dir = path.is_file(), path.is_dir()
+        except OSError as exc:
             raise InputError(f"cannot read {shown_name(str(raw))}: {exc.strerror}") from None
+        if not (is_file or is_dir):
+            raise InputError(
+                f"{shown_name(str(raw))} is neither a file nor a folder (a pipe or a device?); "
+                "name files or folders"
+            )
         if _undecodable(full):
             _report(on_skip, full, NOT_UTF8_NAME)
         elif not rules.hidden and _hidden(Path(raw), full, rules.within):
@@ -172,6 +177,7 @@ def _listing(
 
 NOT_UTF8_NAME = "its name is not valid UTF-8; rename it (e.g. convmv -t utf-8)"
 HIDDEN = "hidden; name it with --hidden to index it"
+LINKED_FOLDER = "a link to a folder: not entered (name the folder itself to index it)"
 
 
 def _hidden(named: Path, full: str, within: Iterable[str]) -> bool:
@@ -204,7 +210,7 @@ def _walk(
     each, and ``realpath`` runs once a folder (and per linked file), not once
     a file: a folder of 100,000 files is listed in about a second. Linked
     folders are not entered (as with ``Path.rglob``), so a link loop cannot
-    trap the walk; unreadable folders are passed over. A text file's link that
+    trap the walk (each is told to ``on_skip``); unreadable folders are passed over. A text file's link that
     leads nowhere (broken, or a loop), or out of ``fence`` (None: anywhere), and
     a name that is not UTF-8 are told to ``on_skip`` and left out.
     """
@@ -223,6 +229,8 @@ def _walk(
             _report(on_skip, entry.path, NOT_UTF8_NAME)
         elif is_dir:
             yield from _walk(entry.path, fence, unread, on_skip)
+        elif entry.is_symlink() and os.path.isdir(entry.path):
+            _report(on_skip, entry.path, LINKED_FOLDER)
         elif suffix not in TEXT_SUFFIXES:
             if suffix in UNREAD_SUFFIXES:
                 unread[suffix] += 1
@@ -291,7 +299,21 @@ def read_text(path: Path, max_size: int | None = None) -> str:
 
 def roots_of(paths: Iterable[str | Path]) -> list[str]:
     """Paths as the index records them: absolute, links resolved."""
-    return [str(Path(p).expanduser().resolve()) for p in paths]
+    return [str(resolve(p)) for p in paths]
+
+
+def resolve(raw: str | Path) -> Path:
+    """``raw`` absolute, ``~`` expanded and links followed (relative: to the working
+    folder), or an :class:`InputError` naming it when that cannot be done."""
+    shown = shown_name(str(raw))
+    try:
+        path = Path(raw).expanduser()
+    except RuntimeError:
+        raise InputError(f"{shown}: no such user's home folder; give the full path") from None
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # a link loop (RuntimeError before Python 3.13)
+        raise InputError(f"cannot read {shown}: a link that leads in a loop") from None
 
 
 def vanished(known: Iterable[str], present: Container[str], roots: list[str]) -> list[str]:

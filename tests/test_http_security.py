@@ -5,6 +5,7 @@ the schema checked against what the server really sends."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -164,7 +165,13 @@ def test_documents_and_skipped_paths_stay_inside_the_roots(server: Server, corpu
 def test_bad_values_are_a_4xx_naming_them(server: Server, corpus: Path) -> None:
     fifo = corpus / "inbox" / "pipe"
     os.mkfifo(fifo)
+    (corpus / "inbox" / "loop").symlink_to(corpus / "inbox" / "loop")
+    inside = json.dumps({"paths": [f"{corpus}/inbox/\udcff"]})
+    loop = json.dumps({"paths": [f"{corpus}/inbox/loop"]})
     cases = [
+        ("DELETE", "/documents", None, inside, "\\udcff"),
+        ("DELETE", "/documents", None, loop, "a link that leads in a loop"),
+        ("POST", "/index", None, loop, "a link that leads in a loop"),
         ("GET", "/documents/passages", {"source": "a\x00b"}, None, "NUL"),
         ("GET", "/documents/passages", {"source": "~nosuchuser/x"}, None, "~nosuchuser/x"),
         ("GET", "/passages/9223372036854775808", None, None, "9223372036854775808"),
@@ -284,6 +291,23 @@ def test_options_and_405_list_every_method_of_a_path(server: Server) -> None:
     assert set(options.headers["allow"].split(", ")) == {"GET", "DELETE", "OPTIONS"}
     wrong = httpx.put(server.url + "/documents", headers=AUTH)
     assert wrong.status_code == 405 and "DELETE" in wrong.headers["allow"]
+
+
+def test_options_without_an_origin_keeps_the_connection(server: Server) -> None:
+    """A 204 has no body: sending one broke the connection (and logged a traceback),
+    so the next request on it went unanswered."""
+    host = f"Host: 127.0.0.1:{server.port}\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(
+            f"OPTIONS /search HTTP/1.1\r\n{host}\r\nGET /health HTTP/1.1\r\n{host}\r\n".encode()
+        )
+        received = b""
+        while received.count(b"HTTP/1.1 ") < 2 or not received.endswith(b"}"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 204 ") and b"HTTP/1.1 200 " in received
 
 
 def test_the_schema_declares_the_errors_the_server_sends(server: Server) -> None:

@@ -20,7 +20,7 @@ from semsearch.sources import Rules, read_text
 
 from .conftest import SEEDS, write
 from .servers import Server
-from .test_faults import _run
+from .test_faults import _one_line, _run
 
 MODEL = ("--model", "e5-small-q4")
 SECRET = "the launch code of the vault is zebra-tango-nine"
@@ -55,6 +55,39 @@ def test_a_link_out_of_the_folder_is_skipped_unless_asked(docs: Path) -> None:
     assert "docs/link.txt: a link that leads out of the indexed folders" in result.stderr
     _, info = _index("docs", "--follow-links", cwd=docs)
     assert _names(info) == {"a.txt", "secret.txt"}
+
+
+def test_a_linked_folder_is_not_entered_and_said(docs: Path) -> None:
+    (docs / "vault").mkdir()
+    (docs / "secret.txt").rename(docs / "vault" / "secret.txt")
+    (docs / "docs" / "more").symlink_to(docs / "vault")
+    result, info = _index("docs", cwd=docs)
+    assert _names(info) == {"a.txt"}
+    assert "docs/more: a link to a folder: not entered" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "named", "said"),
+    [
+        ("index", "~nosuchuser/x", "~nosuchuser/x: no such user's home folder"),
+        ("remove", "~nosuchuser/x", "~nosuchuser/x: no such user's home folder"),
+        ("index", "loop", "cannot read loop: a link that leads in a loop"),
+        ("remove", "loop", "cannot read loop: a link that leads in a loop"),
+        ("index", "pipe", "pipe is neither a file nor a folder"),
+    ],
+)
+def test_a_path_that_cannot_be_walked_is_one_line(
+    docs: Path, command: str, named: str, said: str
+) -> None:
+    _index("docs", cwd=docs)
+    (docs / "loop").symlink_to(docs / "loop")
+    os.mkfifo(docs / "pipe")
+    model = MODEL if command == "index" else ()
+    result = _run(command, named, "--index", "idx", *model, cwd=docs, timeout=60)
+    assert _one_line(result).startswith(f"error: {said}")
+    assert _names(json.loads(_run("info", "--index", "idx", "--json", cwd=docs).stdout)) == {
+        "a.txt"
+    }
 
 
 def test_a_link_inside_the_folder_is_followed(docs: Path) -> None:
