@@ -31,7 +31,7 @@ import numpy as np
 from . import faults
 from .backend import Audit, FileStates, SkippedFiles, writing
 from .chunking import ChunkingConfig
-from .errors import IndexCorruptError, IndexNotFoundError
+from .errors import IndexCorruptError, IndexNotFoundError, refused_write
 from .exact import ExactFinder
 from .folder import next_number, rebuild_hint, remove_unused, stamp
 from .integrity import audit
@@ -230,8 +230,12 @@ class LocalTransaction:
             self.database = f"store-{self.number:06d}/{DATABASE}"
             folder = directory / Path(self.database).parent
             shutil.rmtree(folder, ignore_errors=True)  # left by a build that crashed
-            folder.mkdir()
-            self.store = Store(directory / self.database, readonly=False)
+            try:
+                folder.mkdir()
+                self.store = Store(directory / self.database, readonly=False)
+            except (OSError, sqlite3.DatabaseError) as exc:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise refused_write(exc, folder) or exc from None
         self.index_type = index_type or (in_force.index_type if in_force else "auto")
 
     def _open_live(self) -> Manifest | None:
@@ -241,7 +245,12 @@ class LocalTransaction:
         try:
             outer = read_manifest(self.directory)
             store = Store(self.directory / outer.database, readonly=False)
-        except (IndexNotFoundError, IndexCorruptError, sqlite3.DatabaseError):
+        except (IndexNotFoundError, IndexCorruptError):
+            return None
+        except sqlite3.DatabaseError as exc:  # damaged: start anew; a full disk is no reason to
+            refused = refused_write(exc, self.directory / outer.database)
+            if refused is not None:
+                raise refused from None
             return None
         try:
             recorded, *_ = store.snapshot()

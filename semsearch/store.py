@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import rarest
+from .errors import NO_SPACE, DiskError
 from .lexical import fts_query
 from .lexical import terms as lexical_terms
 from .records import DocumentRecord, Location, Passage
@@ -114,7 +115,8 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
 
     On a read-only filesystem (an index shipped in a container image) a WAL
     reader cannot create its shared-memory file; nobody can write there
-    either, so the file is then opened as immutable.
+    either, so the file is then opened as immutable. A full disk is not that
+    case (a writer may come back), so it is a :class:`DiskError`.
     """
     if not path.is_file():  # connect would create it
         raise sqlite3.DatabaseError(f"{path} does not exist")
@@ -122,7 +124,13 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA query_only = ON")
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorname", "") == "SQLITE_IOERR_SHMSIZE":
+            db.close()
+            raise DiskError(
+                f"{NO_SPACE}: reading {path} needs room for its small -shm file beside it; "
+                "free some space and run it again (the index is unharmed)"
+            ) from None
         if os.access(path.parent, os.W_OK):
             raise
         db.close()

@@ -17,6 +17,23 @@ from .conftest import SEEDS
 from .test_faults import _env, _one_line, _run, _semsearch
 
 
+def _on_a_full_disk(limit: int, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The CLI run where no file may grow past ``limit`` bytes."""
+
+    def full_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run(
+        [*_semsearch(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_env(),
+        preexec_fn=full_disk,
+    )
+
+
 def test_a_full_disk_keeps_the_cache_and_the_index(tmp_path: Path) -> None:
     seeds = sorted(SEEDS.glob("*.txt"))
     for name, files in (("docs", seeds[:2]), ("more", seeds[2:])):
@@ -28,18 +45,7 @@ def test_a_full_disk_keeps_the_cache_and_the_index(tmp_path: Path) -> None:
     before = {p.name: p.read_bytes() for p in index.rglob("*") if p.is_file()}
     limit = os.path.getsize(index / "embeddings.sqlite")
 
-    def full_disk() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    result = subprocess.run(
-        [*_semsearch(), "index", "more", "--index", "idx", "-q"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=_env(),
-        preexec_fn=full_disk,
-    )
+    result = _on_a_full_disk(limit, "index", "more", "--index", "idx", "-q", cwd=tmp_path)
     line = _one_line(result)
     assert "writing idx/embeddings.sqlite; the index is as it was" in line, line
     after = {p.name: p.read_bytes() for p in index.rglob("*") if p.is_file()}
@@ -60,18 +66,7 @@ def test_a_disk_full_while_the_passages_are_written_says_so_and_leaves_no_genera
     # the cache may grow to its full size; the database's log may not
     limit = os.path.getsize(tmp_path / "trial" / "embeddings.sqlite") + 8192
 
-    def full_disk() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    result = subprocess.run(
-        [*_semsearch(), "index", "more", "--index", "idx", "-q"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=_env(),
-        preexec_fn=full_disk,
-    )
+    result = _on_a_full_disk(limit, "index", "more", "--index", "idx", "-q", cwd=tmp_path)
     line = _one_line(result)
     assert "passages.sqlite; the index is as it was" in line, line
     assert sorted(
@@ -96,3 +91,27 @@ def test_a_folder_holding_only_set_aside_caches_can_become_an_index(tmp_path: Pa
     result = _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (index / "embeddings.sqlite.damaged-2").read_bytes() == b"garbage"
+
+
+def test_a_first_build_on_a_full_disk_says_so_and_leaves_no_database(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    shutil.copy(sorted(SEEDS.glob("*.txt"))[0], tmp_path / "docs")
+    result = _on_a_full_disk(50_000, "index", "docs", "--index", "idx", "-q", cwd=tmp_path)
+    assert "(is the disk full?) writing idx/store-000001" in _one_line(result)
+    assert not list((tmp_path / "idx").glob("store-*"))
+    again = _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
+def test_reading_with_no_room_for_the_shared_memory_file_is_not_called_damage(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "docs").mkdir()
+    shutil.copy(sorted(SEEDS.glob("*.txt"))[0], tmp_path / "docs")
+    assert _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
+    for shared in (tmp_path / "idx").rglob("*-shm"):  # as in a copy of the index
+        shared.unlink()
+    for command in (["ask", "Qaim base", "--no-refresh"], ["info"], ["check"]):
+        line = _one_line(_on_a_full_disk(4096, *command, "--index", "idx", cwd=tmp_path))
+        assert "needs room for its small -shm file" in line and "rebuild" not in line, line
+    assert _run("ask", "Qaim base", "--index", "idx", cwd=tmp_path).returncode == 0
