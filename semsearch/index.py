@@ -224,8 +224,11 @@ class Index:
         return [rows[pid] for pid in sorted(rows)]
 
     def documents(self) -> list[str]:
-        """The paths of the indexed documents, sorted."""
-        return sorted(self._snapshot().file_states())
+        """The paths of the indexed documents, sorted: not those seen and skipped
+        (empty, binary, too large), which have no passages to show or remove."""
+        snapshot = self._snapshot()
+        skipped = snapshot.skipped()
+        return sorted(p for p in snapshot.file_states() if p not in skipped)
 
     def document(self, path: str | Path) -> list[tuple[int, Location]]:
         """(passage_id, place) of an indexed document's passages, in reading order."""

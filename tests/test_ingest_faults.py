@@ -129,6 +129,8 @@ def test_a_file_emptied_or_broken_leaves_the_index(docs: Path) -> None:
     assert "changed on disk" not in check.stdout
     asked = _run("ask", "Baghdad withdrawal", "--index", "idx", "--json", cwd=docs)
     assert "a.txt" not in asked.stdout and "b.txt" not in asked.stdout
+    with Index.open(docs / "idx") as idx:  # what GET /documents lists and DELETE takes
+        assert idx.documents() == []
 
 
 def test_a_file_name_that_is_not_utf8_is_skipped_and_said(docs: Path) -> None:
