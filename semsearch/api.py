@@ -68,12 +68,13 @@ _WHY = {
     421: "Host is not a name of this server (--allow-host)",
     422: "a value out of bounds or missing",
     503: "the index cannot answer now, the server is stopping, or too busy",
+    507: "the disk is full or read-only: the index is as it was",
 }
 
 
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The error responses a route really sends, with their one body shape."""
-    return {c: {"model": ErrorBody, "description": _WHY[c]} for c in (421, 503, *codes)}
+    return {c: {"model": ErrorBody, "description": _WHY[c]} for c in (421, 503, 507, *codes)}
 
 
 READ = _responses(401, 422)

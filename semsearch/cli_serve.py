@@ -116,7 +116,7 @@ def mcp(
             app = server.streamable_http_app(
                 host=host, transport_security=_sdk_security(hosts, port)
             )
-            listen.run(Guard(app, token=secret, hosts=hosts), host, port)
+            listen.run(Guard(app, token=secret, hosts=hosts, cors_option=False), host, port)
         else:
             import anyio
 

@@ -95,12 +95,14 @@ class Guard:
         hosts: Sequence[str],
         origins: Sequence[str] = (),
         open_paths: Sequence[str] = (),
+        cors_option: bool = True,
     ) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode() if token else None
         self.hosts = {h.lower() for h in hosts}
         self.origins = {o.rstrip("/").lower() for o in origins}
         self.open_paths = frozenset(open_paths)
+        self.allow_origin = "; start it with --cors ORIGIN to allow it" if cors_option else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -133,7 +135,7 @@ class Guard:
         ):
             return (
                 403,
-                f"Origin {origin!a} may not change this server; start it with --cors ORIGIN to allow it",
+                f"Origin {origin!a} may not change this server{self.allow_origin}",
                 {},
             )
         if (

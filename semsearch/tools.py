@@ -12,7 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, TextContent
+from pydantic import ValidationError
 
 from .errors import SemsearchError
 from .service import Service
@@ -25,9 +27,27 @@ INSTRUCTIONS = (
 )
 
 
+class _Server(MCPServer):
+    """Arguments of the wrong type are told as the field, what it must be and the
+    value given (``passage_id: Input should be a valid integer (got 'abc')``), not
+    as pydantic's report under "Error executing tool"."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc, UnexpectedToolError) or not isinstance(
+                exc.__cause__, ValidationError
+            ):
+                raise  # a crash of ours, or not the arguments
+            first = exc.__cause__.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ToolError(f"{where}: {first['msg']} (got {first['input']!r})") from exc.__cause__
+
+
 def create_server(service: Service) -> MCPServer:
     """The tools over ``service`` (run with ``.run()`` for stdio, or ``.run("streamable-http")``)."""
-    server = MCPServer("semsearch", instructions=INSTRUCTIONS)
+    server = _Server("semsearch", instructions=INSTRUCTIONS)
 
     def tool(fn: Any) -> Any:  # the docstring, on one line, is what the model reads
         return server.tool(description=" ".join(fn.__doc__.split()))(fn)

@@ -314,7 +314,7 @@ def test_the_schema_declares_the_errors_the_server_sends(server: Server) -> None
     schema = httpx.get(server.url + "/openapi.json").json()
     assert "HTTPValidationError" not in str(schema)
     responses = schema["paths"]["/index"]["post"]["responses"]
-    assert {"400", "401", "403", "413", "421", "422", "503"} <= set(responses)
+    assert {"400", "401", "403", "413", "421", "422", "503", "507"} <= set(responses)
     assert set(schema["paths"]["/passages/{passage_id}"]["get"]["responses"]) >= {"404", "422"}
     error = schema["components"]["schemas"]["ErrorBody"]
     assert error["required"] == ["detail"] and responses["422"]["content"]["application/json"][

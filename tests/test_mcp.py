@@ -125,6 +125,8 @@ def test_a_blank_line_is_no_message_and_gets_no_answer(stdio: RawStdio) -> None:
         ("get_passage", {"passage_id": 2**63}, "9223372036854775808"),
         ("get_passage", {"passage_id": 10**40}, str(10**40)),
         ("get_passage", {"passage_id": -1}, "-1"),
+        ("get_passage", {"passage_id": "abc"}, "'abc'"),
+        ("search", {"query": "q", "k": "many"}, "'many'"),
         ("get_document", {"source": "inbox/a\x00b.txt"}, "a\\x00b"),
         ("get_document", {"source": "~nosuchuser/x.txt"}, "~nosuchuser/x.txt"),
         ("search", {"query": "a\x00 question"}, None),  # a NUL is only a character
@@ -198,7 +200,8 @@ def test_mcp_over_http_needs_the_token(mcp_http: str) -> None:
 def test_mcp_over_http_refuses_a_foreign_host_and_origin(mcp_http: str) -> None:
     auth = {"Authorization": "Bearer s3cret"}
     assert _post(mcp_http, Host="evil.example", **auth).status_code == 421
-    assert _post(mcp_http, Origin="http://evil.example", **auth).status_code == 403
+    foreign = _post(mcp_http, Origin="http://evil.example", **auth)
+    assert foreign.status_code == 403 and "--cors" not in foreign.text  # mcp has no --cors
     assert _post(mcp_http, Origin=mcp_http, **auth).status_code == 200
 
 
