@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from . import console
+from . import console, options
 from .cli_options import AllowHost, IndexDir, Token, TokenFile, resolve_token
 from .errors import InputError, MissingDependencyError
 from .extras import install_command
 from .retrieve import MAX_QUERY_CHARS
+from .sources import MAX_FILE_SIZE, parse_size
 
 if TYPE_CHECKING:
     from .service import Service
@@ -53,6 +54,14 @@ def serve(
     max_query_chars: Annotated[
         int, typer.Option(help="Longest question accepted.")
     ] = MAX_QUERY_CHARS,
+    max_file_size: Annotated[
+        str,
+        typer.Option(
+            *options.MAX_FILE_SIZE.flags,
+            help=f"With --allow-writes: {options.MAX_FILE_SIZE.help} Reading and chunking "
+            "a file takes up to about 40 times its size in memory.",
+        ),
+    ] = options.MAX_FILE_SIZE.default,
 ) -> None:
     """Serve the index over HTTP: a JSON API (docs at /docs) and a search page at /.
 
@@ -69,7 +78,8 @@ def serve(
             ) from exc
         secret = resolve_token(token, token_file)
         _check_port(host, port)
-        service = _service(index, root or [], allow_writes, max_query_chars)
+        size = parse_size(max_file_size)
+        service = _service(index, root or [], allow_writes, max_query_chars, size)
         _warn_if_reachable(host)
         hosts = allowed_hosts(host, port, allow_host or [])
         app = create_app(service, token=secret, cors=cors, hosts=hosts)
@@ -163,11 +173,17 @@ def _check_port(host: str, port: int) -> None:
         ) from None
 
 
-def _service(index: Path | None, roots: list[Path], allow_writes: bool, max_chars: int) -> Service:
+def _service(
+    index: Path | None,
+    roots: list[Path],
+    allow_writes: bool,
+    max_chars: int,
+    max_file_size: int = MAX_FILE_SIZE,
+) -> Service:
     """The index opened once and its model warmed, so the first request is not cold."""
     from .index import Index
     from .service import Service
 
     idx = Index.open(index)
     idx.search("warm up", k=1)
-    return Service(idx, list(roots), allow_writes, max_chars)
+    return Service(idx, list(roots), allow_writes, max_chars, max_file_size)

@@ -21,7 +21,7 @@ from .errors import InputError, QueryError, SemsearchError
 from .index import Index
 from .ranking import check_mode
 from .retrieve import MAX_QUERY_CHARS
-from .sources import Rules, resolve
+from .sources import MAX_FILE_SIZE, Rules, resolve
 
 MAX_K = 100
 MAX_BATCH = 1000
@@ -59,6 +59,7 @@ class Service:
     """Folders clients may name files in; the index's own sources are always allowed."""
     allow_writes: bool = False
     max_query_chars: int = MAX_QUERY_CHARS
+    max_file_size: int = MAX_FILE_SIZE
     _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _singles: int = field(default=0, repr=False)
     _turn: threading.Condition = field(default_factory=threading.Condition, repr=False)
@@ -177,7 +178,8 @@ class Service:
             _check_indexable(path, given)
         roots = self._roots()
         with self._write_lock:
-            fence = Rules(within=tuple(map(str, roots)))  # links may not lead out of the roots
+            # links may not lead out of the roots
+            fence = Rules(within=tuple(map(str, roots)), max_file_size=self.max_file_size)
             changes = self.index.add(allowed, rules=fence)
         return {
             "added": changes.added,

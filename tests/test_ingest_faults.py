@@ -214,12 +214,20 @@ def test_a_served_inbox_does_not_follow_links_out_of_its_roots(tmp_path: Path) -
     write(tmp_path / "inbox" / "note.txt", "Basra port reopened to ships.\n")
     write(tmp_path / "inbox" / ".env", SECRET)
     (tmp_path / "inbox" / "link.txt").symlink_to(tmp_path / "secret.txt")
+    write(tmp_path / "inbox" / "huge.txt", "Mosul and Erbil agreed on the road.\n" * 100)
     Index.create([tmp_path / "seeds"], tmp_path / "index", encoder="e5-small-q4").close()
-    server = Server(tmp_path / "index", "--allow-writes", "--root", str(tmp_path / "inbox"))
+    server = Server(
+        tmp_path / "index",
+        *("--allow-writes", "--root", str(tmp_path / "inbox"), "--max-file-size", "3k"),
+    )
     try:
         added = server.post("/index", {"paths": [str(tmp_path / "inbox")]})
         assert added.status_code == 200, added.text
         assert [Path(p).name for p in added.json()["added"]] == ["note.txt"]
+        assert any(
+            s["path"].endswith("huge.txt") and "over the 3.0 kB limit" in s["reason"]
+            for s in added.json()["skipped"]
+        ), added.json()
         hidden = server.post("/index", {"paths": [str(tmp_path / "inbox" / ".env")]})
         assert hidden.status_code in (200, 400, 403), hidden.text
         assert ".env" not in json.dumps(hidden.json().get("added", []))
