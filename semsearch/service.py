@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ MAX_HITS = 5000
 MAX_PASSAGE_ID = 2**63 - 1
 CHUNK = 16
 """Questions of a batch embedded at a time: single questions get the encoder between chunks."""
+CHUNK_CHARS = 2000
+"""Characters of a batch embedded at a time, so that a chunk of long questions takes
+about as long as one long question: a single question waits at most that."""
 YIELD_S = 1.0
 """Longest a batch's next chunk waits for single questions to finish."""
 
@@ -87,10 +91,10 @@ class Service:
         otherwise queue behind the whole batch on the encoder."""
         self._check(queries, k, mode)
         found = []
-        for start in range(0, len(queries), CHUNK):
+        for chunk in _chunks(queries):
             with self._turn:
                 self._turn.wait_for(lambda: self._singles == 0, timeout=YIELD_S)
-            found += self.index.search_many(queries[start : start + CHUNK], k, mode)
+            found += self.index.search_many(chunk, k, mode)
         return {
             "results": [
                 {"query": q, "hits": [h.to_dict() for h in hits]}
@@ -230,6 +234,21 @@ class Service:
     def _roots(self) -> list[Path]:
         """The folders clients may name: ``roots`` and the index's own sources, resolved."""
         return [r.resolve() for r in [*self.roots, *map(Path, self.index.manifest.sources)]]
+
+
+def _chunks(queries: list[str]) -> Iterator[list[str]]:
+    """Consecutive runs of at most :data:`CHUNK` questions and, past the first of
+    each, :data:`CHUNK_CHARS` characters."""
+    chunk: list[str] = []
+    chars = 0
+    for query in queries:
+        if chunk and (len(chunk) == CHUNK or chars + len(query) > CHUNK_CHARS):
+            yield chunk
+            chunk, chars = [], 0
+        chunk.append(query)
+        chars += len(query)
+    if chunk:
+        yield chunk
 
 
 def _inside(path: Path, roots: list[Path]) -> bool:
