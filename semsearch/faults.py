@@ -4,7 +4,8 @@
 as a Ctrl-C there would; ``SEMSEARCH_FAULT=POINT:kill`` kills the process
 outright, as a power cut or ``kill -9`` would; ``SEMSEARCH_FAULT=POINT:wait``
 says so on stderr and waits there, for a test to send a real signal at a known
-moment. The points, in the order a
+moment; ``SEMSEARCH_FAULT=POINT:full`` fails there as a full disk would
+(``OSError`` ENOSPC), where a file size limit cannot single out one file. The points, in the order a
 write reaches them:
 
 - ``embed``: after the first batch of passages is embedded and stored;
@@ -18,6 +19,7 @@ cannot silently disarm them.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -40,4 +42,6 @@ def point(name: str) -> None:
         print(f"fault point {name}: waiting", file=sys.stderr, flush=True)
         time.sleep(600)
         return
+    if how == "full":
+        raise OSError(errno.ENOSPC, f"fault injected at {name}", name)
     raise KeyboardInterrupt(f"fault injected at {name}")

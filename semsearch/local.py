@@ -24,20 +24,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
 from . import faults
 from .backend import Audit, FileStates, SkippedFiles, writing
 from .chunking import ChunkingConfig
-from .errors import IndexCorruptError, IndexNotFoundError, refused_write
+from .errors import DiskError, IndexCorruptError, IndexNotFoundError, refusal, refused_write
 from .exact import ExactFinder
 from .folder import next_number, rebuild_hint, remove_unused, stamp
 from .integrity import audit
 from .manifest import (
     Manifest,
     manifest_json,
+    manifest_path,
     parse_manifest,
     read_manifest,
     resolve_type,
@@ -266,6 +267,24 @@ class LocalTransaction:
             self.store.close()  # rolls back anything not committed
         shutil.rmtree(self.tmp, ignore_errors=True)  # gone already if committed
 
+    def _manifest_refused(self, exc: OSError, generation: Path) -> NoReturn:
+        """``manifest.json`` could not be rewritten. A build afresh has not taken
+        effect: its files go, the index is as it was. An in-place write has (the
+        database records its manifest): only the copy in ``manifest.json`` is old,
+        and the next write rewrites it."""
+        refused = refused_write(exc, manifest_path(self.directory))
+        if refused is None:
+            raise exc
+        if self.base is not None:
+            raise DiskError(
+                f"{refusal(exc)} writing {manifest_path(self.directory)}; the change itself "
+                "is stored and searched, and the next write rewrites the file"
+            ) from None
+        self._db.close()
+        shutil.rmtree(generation, ignore_errors=True)
+        shutil.rmtree(self._database().parent, ignore_errors=True)
+        raise refused from None
+
     # -- what the writer reads and changes ----------------------------------------
 
     def _database(self) -> Path:
@@ -350,7 +369,10 @@ class LocalTransaction:
             dim = self.encoder_spec["dim"]
             write = FinderWrite(self.directory, self.name, self.removed, self.added, dim)
             finder, trained = next_finder(write, base, ann, passages, self, self.live)
-            save_finder(finder, self.tmp, self.name)
+            try:
+                save_finder(finder, self.tmp, self.name)
+            except OSError as exc:
+                raise refused_write(exc, self.tmp) or exc from None
         if finder.live != passages:
             raise IndexCorruptError(
                 f"internal error: {finder.live} vectors for {passages} passages; "
@@ -386,8 +408,11 @@ class LocalTransaction:
         if self.base is None:
             self._db.use_wal()  # a new file is filled without it, faster
         self._db.read_only()  # this connection now serves the readers
-        faults.point("manifest")
-        write_manifest(self.directory, manifest)  # a build afresh takes effect here
+        try:
+            faults.point("manifest")
+            write_manifest(self.directory, manifest)  # a build afresh takes effect here
+        except OSError as exc:
+            self._manifest_refused(exc, final)
         remove_unused(
             self.directory,
             (manifest.generation, manifest.ann_base, Path(manifest.database).parent.name),

@@ -147,8 +147,12 @@ def manifest_json(manifest: Manifest) -> str:
 def write_manifest(directory: Path, manifest: Manifest) -> None:
     """Atomically replace the manifest (write, fsync, rename)."""
     tmp = directory / f".{MANIFEST}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(manifest_json(manifest))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, manifest_path(directory))
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(manifest_json(manifest))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, manifest_path(directory))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

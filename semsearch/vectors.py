@@ -59,7 +59,10 @@ def load_vectors(path: Path, dim: int, *, mmap: bool = False) -> faiss.Index:
 
 
 def save_vectors(index: faiss.Index, path: Path) -> None:
-    faiss.write_index(index, str(path))
+    """Write through Python's file, in FAISS's own chunks: a full disk is then an
+    ``OSError`` that says so (ENOSPC), where FAISS's writer raises a bare RuntimeError."""
+    with path.open("wb") as f:
+        faiss.write_index(index, faiss.PyCallbackIOWriter(f.write))
 
 
 def add_vectors(index: faiss.Index, ids: list[int], matrix: np.ndarray) -> None:

@@ -7,10 +7,12 @@ limit (RLIMIT_FSIZE) no larger than its cache, so the cache cannot grow.
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from .conftest import SEEDS
@@ -115,3 +117,44 @@ def test_reading_with_no_room_for_the_shared_memory_file_is_not_called_damage(
         line = _one_line(_on_a_full_disk(4096, *command, "--index", "idx", cwd=tmp_path))
         assert "needs room for its small -shm file" in line and "rebuild" not in line, line
     assert _run("ask", "Qaim base", "--index", "idx", cwd=tmp_path).returncode == 0
+
+
+def test_a_full_disk_at_the_manifest_is_told_as_what_it_is(tmp_path: Path) -> None:
+    """A build afresh has not taken effect (its files go); an in-place write has:
+    it is said to be stored, and it is."""
+    seeds = sorted(SEEDS.glob("*.txt"))
+    for name, files in (("docs", seeds[:2]), ("more", seeds[2:3])):
+        (tmp_path / name).mkdir()
+        for f in files:
+            shutil.copy(f, tmp_path / name / f.name)
+    full = {"SEMSEARCH_FAULT": "manifest:full"}
+    first = _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path, **full)
+    assert "no space left on device writing idx/manifest.json; the index is as it was" in (
+        _one_line(first)
+    )
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == [".lock", "embeddings.sqlite"]
+    assert _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
+    added = _run("index", "more", "--index", "idx", "-q", cwd=tmp_path, **full)
+    assert "the change itself is stored and searched" in _one_line(added)
+    check = _run("check", "--index", "idx", cwd=tmp_path)
+    assert check.returncode == 0 and "3 documents" in check.stdout, check.stdout + check.stderr
+    assert not list((tmp_path / "idx").glob(".*.tmp"))
+
+
+def test_a_vector_file_on_a_full_disk_fails_as_a_full_disk(tmp_path: Path) -> None:
+    """FAISS's own writer says only "RuntimeError"; ours says ENOSPC (EFBIG here)."""
+    script = (
+        "import resource, numpy as np, faiss\n"
+        "from pathlib import Path\n"
+        "from semsearch.vectors import save_vectors\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))\n"
+        "index = faiss.IndexFlatIP(8); index.add(np.ones((1000, 8), dtype=np.float32))\n"
+        "try:\n"
+        f"    save_vectors(index, Path({str(tmp_path / 'ann.faiss')!r}))\n"
+        "except OSError as exc:\n"
+        "    print(exc.errno)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == str(errno.EFBIG), result.stdout + result.stderr
