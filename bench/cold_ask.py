@@ -60,7 +60,7 @@ def main() -> None:
         print(f"ratio: {a / b:.2f}x the floor")
         trace = subprocess.run(
             [sys.executable, "-X", "importtime", "-c",
-             f"import sys; sys.argv = {ask!r}; from semsearch.entry import main; main()"],
+             f"import sys; sys.argv = {ask!r}; from semsearch.cli.entry import main; main()"],
             cwd=work, capture_output=True, text=True,
         ).stderr  # fmt: skip
         rows = [line.split("|") for line in trace.splitlines() if line.startswith("import time:")]

@@ -32,7 +32,7 @@ THREADS = (1, 4, 16)
 def child(index: str, searches: int, defaults: bool) -> None:
     """Runs in a fresh process: print one JSON line of latencies per thread count."""
     from semsearch import Index
-    from semsearch.evaluate import read_qrels
+    from semsearch.reports.evaluation import read_qrels
 
     if defaults:
         import faiss

@@ -13,9 +13,9 @@ import argparse
 import time
 from pathlib import Path
 
-from semsearch.chunking import chunk, normalize
 from semsearch.encoders import Encoder, EncoderOptions, load_encoder
-from semsearch.sources import read_text
+from semsearch.text.chunking import chunk, normalize
+from semsearch.text.sources import read_text
 
 REPO = Path(__file__).resolve().parent.parent
 BATCHES = (1, 8, 32, 128)

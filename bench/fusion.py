@@ -1,7 +1,7 @@
 """Which fusion and weights rank best: every variant evaluated on the same qrels in one run.
 
 Builds the seeds index once, then re-runs `evaluate` with the ranking weights
-changed in turn (the defaults: semsearch.ranking.Weights).
+changed in turn (the defaults: semsearch.search.ranking.Weights).
 
 Usage: python bench/fusion.py [--qrels tests/data/seeds_eval.tsv]
 """
@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from semsearch import Index, Retrieval
-from semsearch.evaluate import evaluate, read_qrels
-from semsearch.ranking import Weights
+from semsearch.reports.evaluation import evaluate, read_qrels
+from semsearch.search.ranking import Weights
 
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = {

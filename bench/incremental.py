@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from semsearch.chunking import chunk, sentences
 from semsearch.index import update
-from semsearch.sources import read_text
+from semsearch.text.chunking import chunk, sentences
+from semsearch.text.sources import read_text
 
 REPO = Path(__file__).resolve().parent.parent
 

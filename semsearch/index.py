@@ -17,20 +17,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .backend import Backend, Snapshot, open_backend
 from .encoders import Encoder, EncoderOptions, check_compatible, encoder_from_spec, load_encoder
 from .errors import IndexCorruptError, IndexNotFoundError, InputError, SemsearchError
-from .folder import index_dir
-from .manifest import Manifest, check_index_type, read_manifest, recorded_sources
-from .questions import QueryVectors
-from .ranking import check_mode
 from .records import Changes, Hit, Location, Passage
-from .retrieve import Retrieval, check_query, retrieve
+from .search.pipeline import Retrieval, check_query, retrieve
+from .search.question_vectors import QueryVectors
+from .search.ranking import check_mode
+from .storage.base import Backend, Snapshot, open_backend
+from .storage.folder import index_dir
+from .storage.manifest import Manifest, check_index_type, read_manifest, recorded_sources
 
 if TYPE_CHECKING:  # writing needs these; a question does not load them
-    from .chunking import ChunkingConfig
-    from .sources import Rules
-    from .writer import OnSkip, Progress
+    from .indexing.writer import OnSkip, Progress
+    from .text.chunking import ChunkingConfig
+    from .text.sources import Rules
 
 __all__ = ["Changes", "Index", "update"]
 
@@ -135,8 +135,8 @@ class Index:
         :class:`.sources.Rules`): links may lead only inside the named paths (or
         ``rules.within``), hidden paths and files over the size limit are left out.
         """
-        from .sources import Rules
-        from .writer import WriteRequest, write_files
+        from .indexing.writer import WriteRequest, write_files
+        from .text.sources import Rules
 
         current = self._snapshot()  # refuses to write if another model rebuilt the index
         request = WriteRequest(list(paths), self.encoder, prune=prune, rules=rules or Rules())
@@ -145,7 +145,7 @@ class Index:
 
     def remove(self, paths: Iterable[str | Path]) -> Changes:
         """Drop the documents at or under ``paths`` (their vectors too)."""
-        from .writer import remove_files
+        from .indexing.writer import remove_files
 
         self._snapshot()
         with self._write_lock:
@@ -154,7 +154,7 @@ class Index:
     def sync(self, *, progress: Progress | None = None, on_skip: OnSkip | None = None) -> Changes:
         """Re-read the folders the index was built from: new, changed and deleted
         files. Costs a look at file sizes and times when nothing changed."""
-        from .sources import Rules
+        from .text.sources import Rules
 
         if not self.is_stale():
             return Changes()
@@ -169,7 +169,7 @@ class Index:
         Looks at sizes and modification times only (no reading), so it is
         cheap enough to run before every question (about 0.8 s for 100,000 files).
         """
-        from .sources import Rules, file_states, roots_of, untouched
+        from .text.sources import Rules, file_states, roots_of, untouched
 
         roots = self._live_sources()
         if not roots:
@@ -201,7 +201,7 @@ class Index:
         """Search many questions with one encoder call and one vector search.
 
         ``mode`` is ``hybrid`` (meaning, words and names), ``dense`` (meaning
-        only) or ``lexical`` (words and names only); see :mod:`semsearch.ranking`.
+        only) or ``lexical`` (words and names only); see :mod:`semsearch.search.ranking`.
         """
         queries = list(queries)
         check_query(queries, k)
@@ -232,7 +232,7 @@ class Index:
 
     def document(self, path: str | Path) -> list[tuple[int, Location]]:
         """(passage_id, place) of an indexed document's passages, in reading order."""
-        from .sources import resolve
+        from .text.sources import resolve
 
         return self._snapshot().document(str(resolve(path)))
 
@@ -310,8 +310,8 @@ def update(
     """
     from dataclasses import replace
 
-    from .chunking import ChunkingConfig
-    from .sources import Rules
+    from .text.chunking import ChunkingConfig
+    from .text.sources import Rules
 
     directory = index_dir(directory)
     current = _manifest_or_none(directory)
@@ -356,9 +356,9 @@ def _create(
     exact: bool = True,
     store: str | None = None,
 ) -> tuple[Index, Changes]:
-    from .chunking import ChunkingConfig
-    from .sources import Rules
-    from .writer import WriteRequest, write_files
+    from .indexing.writer import WriteRequest, write_files
+    from .text.chunking import ChunkingConfig
+    from .text.sources import Rules
 
     if index_type is not None:
         check_index_type(index_type)
@@ -382,7 +382,7 @@ def _create(
 
 
 def _address(store: str) -> str:
-    from .stores import parse_store
+    from .storage.addresses import parse_store
 
     return parse_store(store).address
 

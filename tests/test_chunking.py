@@ -4,9 +4,9 @@ from typing import NamedTuple
 
 import pytest
 
-from semsearch.chunking import ChunkingConfig, chunk, collapse_spaces
 from semsearch.errors import InputError
-from semsearch.sources import read_text
+from semsearch.text.chunking import ChunkingConfig, chunk, collapse_spaces
+from semsearch.text.sources import read_text
 
 from .conftest import QAIM, SEEDS
 

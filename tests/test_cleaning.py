@@ -1,6 +1,6 @@
 import pytest
 
-from semsearch.cleaning import boilerplate_reason, word_count
+from semsearch.text.cleaning import boilerplate_reason, word_count
 
 from .conftest import SEEDS
 

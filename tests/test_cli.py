@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from semsearch.cli.app import app
 from typer.testing import CliRunner
-
-from semsearch.cli import app
 
 from .conftest import QAIM, SEEDS
 

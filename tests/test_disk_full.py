@@ -146,7 +146,7 @@ def test_a_vector_file_on_a_full_disk_fails_as_a_full_disk(tmp_path: Path) -> No
     script = (
         "import resource, numpy as np, faiss\n"
         "from pathlib import Path\n"
-        "from semsearch.vectors import save_vectors\n"
+        "from semsearch.storage.local.vectors import save_vectors\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))\n"
         "index = faiss.IndexFlatIP(8); index.add(np.ones((1000, 8), dtype=np.float32))\n"
         "try:\n"

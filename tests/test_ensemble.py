@@ -13,13 +13,7 @@ import numpy as np
 import pytest
 
 from semsearch import Index
-from semsearch.encoders import (
-    DEFAULT_ENCODER,
-    E5_ENCODER,
-    USE_ENCODER,
-    EncoderSet,
-    load_encoder,
-)
+from semsearch.encoders import DEFAULT_ENCODER, E5_ENCODER, USE_ENCODER, EncoderSet, load_encoder
 from semsearch.encoders.ensemble import (
     compute_question_means,
     example_questions,

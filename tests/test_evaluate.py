@@ -3,12 +3,12 @@ import re
 from pathlib import Path
 
 import pytest
+from semsearch.cli.app import app
 from typer.testing import CliRunner
 
 from semsearch import Index
-from semsearch.cli import app
 from semsearch.errors import InputError
-from semsearch.evaluate import evaluate, read_qrels
+from semsearch.reports.evaluation import evaluate, read_qrels
 
 from .conftest import QAIM, write
 

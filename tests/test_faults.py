@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from semsearch import Index
-from semsearch.check import check_index
 from semsearch.errors import IndexNotFoundError
+from semsearch.storage.check import check_index
 
 from .conftest import QAIM, SEEDS
 

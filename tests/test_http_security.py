@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from semsearch import Index
-from semsearch.service import _chunks
+from semsearch.server.service import _chunks
 
 from .conftest import QAIM, SEEDS, write
 from .servers import SEMSEARCH, Server
@@ -334,7 +334,7 @@ def test_the_schema_declares_the_errors_the_server_sends(server: Server) -> None
 def test_a_repeated_log_line_is_written_once_then_counted(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from semsearch import listen
+    from semsearch.server import listen
 
     clock = [100.0]
     monkeypatch.setattr(listen.time, "monotonic", lambda: clock[0])

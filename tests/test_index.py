@@ -12,9 +12,7 @@ import faiss
 import numpy as np
 import pytest
 
-from semsearch import Index, Retrieval, ranking
-from semsearch.check import check_index
-from semsearch.chunking import ChunkingConfig
+from semsearch import Index, Retrieval
 from semsearch.errors import (
     EncoderMismatchError,
     IndexCorruptError,
@@ -24,9 +22,12 @@ from semsearch.errors import (
     QueryError,
 )
 from semsearch.index import update
-from semsearch.lexical import terms as lexical_terms
-from semsearch.skeletons import name_scores, query_terms
-from semsearch.sources import read_text
+from semsearch.search import ranking
+from semsearch.storage.check import check_index
+from semsearch.text.chunking import ChunkingConfig
+from semsearch.text.lexical import terms as lexical_terms
+from semsearch.text.names import name_scores, query_terms
+from semsearch.text.sources import read_text
 
 from .conftest import QAIM, FakeEncoder, write
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from semsearch import Index
-from semsearch.sources import Rules, read_text
+from semsearch.text.sources import Rules, read_text
 
 from .conftest import SEEDS, write
 from .servers import Server

@@ -2,7 +2,7 @@ from importlib import resources
 
 import pytest
 
-from semsearch.language import LANGUAGES, guess_language
+from semsearch.text.language import LANGUAGES, guess_language
 
 
 @pytest.mark.parametrize(

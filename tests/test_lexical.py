@@ -1,6 +1,6 @@
 import pytest
 
-from semsearch.lexical import fold_spelling, fts_query, terms
+from semsearch.text.lexical import fold_spelling, fts_query, terms
 
 
 @pytest.mark.parametrize(

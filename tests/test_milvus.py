@@ -19,7 +19,7 @@ from semsearch import Index
 from semsearch.errors import EncoderMismatchError, InputError, StoreError
 from semsearch.extras import install_command
 from semsearch.index import update
-from semsearch.stores import parse_store
+from semsearch.storage.addresses import parse_store
 
 from .conftest import QAIM, REPO, SEEDS, write
 from .servers import free_port
@@ -264,7 +264,7 @@ def test_a_collection_of_an_earlier_layout_is_named_not_misread(tmp_path: Path):
 def test_missing_extra_names_its_install_command(tmp_path: Path):
     code = (
         "import sys; sys.modules['pymilvus'] = None\n"
-        "from semsearch.entry import main; sys.argv = ['semsearch', 'index', 'seeds', '--index', "
+        "from semsearch.cli.entry import main; sys.argv = ['semsearch', 'index', 'seeds', '--index', "
         f"{str(tmp_path / 'i')!r}, '--store', 'milvus-lite:' + {str(tmp_path / 'x.db')!r}]; main()"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
@@ -290,7 +290,7 @@ ARTICLES = 6
 def test_xquad_parity_with_the_local_store(tmp_path: Path):
     """English and Arabic questions against Arabic articles: Milvus's MRR@10 within
     0.01 of the local store's in every mode."""
-    from semsearch.evaluate import evaluate, read_qrels
+    from semsearch.reports.evaluation import evaluate, read_qrels
 
     docs = tmp_path / "ar"
     docs.mkdir()

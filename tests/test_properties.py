@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from semsearch import Index
-from semsearch.chunking import ChunkingConfig, chunk, collapse_spaces, sentences
-from semsearch.cleaning import boilerplate_reason, word_count
 from semsearch.errors import QueryError
-from semsearch.lexical import fold_spelling, terms
-from semsearch.retrieve import MAX_QUERY_CHARS
+from semsearch.search.pipeline import MAX_QUERY_CHARS
+from semsearch.text.chunking import ChunkingConfig, chunk, collapse_spaces, sentences
+from semsearch.text.cleaning import boilerplate_reason, word_count
+from semsearch.text.lexical import fold_spelling, terms
 
 # Arabic letters and marks (diacritics, tatweel, alef forms), Latin, digits (both
 # kinds), Latin and Arabic punctuation, spaces and line breaks: what scraped news is.

@@ -1,8 +1,8 @@
 import pytest
 
-from semsearch import ranking
 from semsearch.errors import QueryError
-from semsearch.ranking import Signals, dense_score, fuse
+from semsearch.search import ranking
+from semsearch.search.ranking import Signals, dense_score, fuse
 
 
 def test_dense_mode_is_the_cosine_blended_with_the_best_sentence() -> None:

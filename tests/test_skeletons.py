@@ -1,6 +1,6 @@
 import pytest
 
-from semsearch.skeletons import name_scores, passage_terms, query_terms
+from semsearch.text.names import name_scores, passage_terms, query_terms
 
 
 def _matches(latin: str, arabic: str) -> bool:

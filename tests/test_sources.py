@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from semsearch.errors import InputError, UnreadableFileError
-from semsearch.sources import discover, file_states, is_under, read_text
+from semsearch.text.sources import discover, file_states, is_under, read_text
 
 from .conftest import SEEDS, write
 

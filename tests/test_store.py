@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from semsearch.lexical import terms
-from semsearch.skeletons import passage_terms
-from semsearch.store import Store
+from semsearch.storage.local.database import Store
+from semsearch.text.lexical import terms
+from semsearch.text.names import passage_terms
 
 
 def _store(tmp_path: Path, texts: list[str]) -> Store:

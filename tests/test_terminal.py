@@ -128,7 +128,7 @@ def test_a_question_that_is_not_utf8_gets_one_line(hostile: Path) -> None:
     question = os.fsdecode(b"\xff\xfe q")
     quick = _run("ask", question, "--index", "idx", cwd=hostile)
     assert "not UTF-8" in _one_line(quick), quick.stderr
-    typer_cli = "import sys; from semsearch.cli import app; app(sys.argv[1:])"
+    typer_cli = "import sys; from semsearch.cli.app import app; app(sys.argv[1:])"
     typer_path = subprocess.run(
         [sys.executable, "-c", typer_cli, "ask", question, "--index", "idx"],
         cwd=hostile,

@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from semsearch.exact import ExactFinder
-from semsearch.manifest import AUTO_FLAT_BELOW, resolve_type
-from semsearch.vectors import (
+from semsearch.storage.exact import ExactFinder
+from semsearch.storage.local.vectors import (
     Finder,
     add_vectors,
     build_finder,
@@ -14,6 +13,7 @@ from semsearch.vectors import (
     update_finder,
     vector_ids,
 )
+from semsearch.storage.manifest import AUTO_FLAT_BELOW, resolve_type
 
 
 def _finder(ids: np.ndarray, data: np.ndarray, kind: str):

@@ -31,7 +31,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EncoderError
-from ..language import guess_language
+from ..text.language import guess_language
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,7 +74,7 @@ class EncoderSet:
         self, texts: Sequence[str], languages: Sequence[str | None]
     ) -> list[np.ndarray]:
         """Each member's unit vectors of the questions (in ``languages``, as
-        :func:`~semsearch.language.guess_language` names them), centred where it has means."""
+        :func:`~semsearch.text.language.guess_language` names them), centred where it has means."""
         import numpy as np
 
         out = []
