@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from semsearch import Index
-from semsearch.reports.report import search_many
+from semsearch.reports import search_many
 
 REPO = Path(__file__).resolve().parent.parent
 TOPICS = [

@@ -23,7 +23,8 @@ from .records import Changes, Hit, Location, Passage
 from .search.pipeline import Retrieval, check_query, retrieve
 from .search.question_vectors import QueryVectors
 from .search.ranking import check_mode
-from .storage.base import Backend, Snapshot, open_backend
+from .storage import canonical, open_backend
+from .storage.base import Backend, Snapshot
 from .storage.folder import index_dir
 from .storage.manifest import Manifest, check_index_type, read_manifest, recorded_sources
 
@@ -322,7 +323,7 @@ def update(
     paths = list(paths) or recorded or list(default_sources)
     chunking = ChunkingConfig(**{**(current.chunking if current else {}), **(chunk_sizes or {})})
     chosen = _choose_encoder(encoder, options, current)
-    moving = store is not None and (current is None or current.store != _address(store))
+    moving = store is not None and (current is None or current.store != canonical(store))
     if (
         current is not None
         and not rebuild
@@ -379,12 +380,6 @@ def _create(
         backend.close()
         raise
     return idx, changes
-
-
-def _address(store: str) -> str:
-    from .storage.addresses import parse_store
-
-    return parse_store(store).address
 
 
 def _manifest_or_none(directory: Path) -> Manifest | None:

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from semsearch.cli.app import app
 from typer.testing import CliRunner
+
+from semsearch.cli.app import app
 
 from .conftest import QAIM, SEEDS
 

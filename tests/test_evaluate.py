@@ -3,10 +3,10 @@ import re
 from pathlib import Path
 
 import pytest
-from semsearch.cli.app import app
 from typer.testing import CliRunner
 
 from semsearch import Index
+from semsearch.cli.app import app
 from semsearch.errors import InputError
 from semsearch.reports.evaluation import evaluate, read_qrels
 

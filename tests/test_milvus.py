@@ -19,7 +19,7 @@ from semsearch import Index
 from semsearch.errors import EncoderMismatchError, InputError, StoreError
 from semsearch.extras import install_command
 from semsearch.index import update
-from semsearch.storage.addresses import parse_store
+from semsearch.storage.milvus.address import parse_store
 
 from .conftest import QAIM, REPO, SEEDS, write
 from .servers import free_port

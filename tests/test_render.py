@@ -10,8 +10,8 @@ import pytest
 
 from semsearch import Index
 from semsearch.errors import InputError
+from semsearch.reports import compare, near_duplicates, search_many
 from semsearch.reports.render import to_html, write
-from semsearch.reports.report import compare, near_duplicates, search_many
 
 from .conftest import CHROMIUM_FLAGS, QAIM
 

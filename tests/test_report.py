@@ -6,7 +6,7 @@ import pytest
 
 from semsearch import Index
 from semsearch.errors import InputError, QueryError
-from semsearch.reports.report import (
+from semsearch.reports import (
     compare,
     near_duplicates,
     read_questions,

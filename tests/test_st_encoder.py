@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from semsearch.cli.app import app
 from typer.testing import CliRunner
 
 from semsearch import Index
+from semsearch.cli.app import app
 from semsearch.encoders import EncoderOptions, load_encoder
 from semsearch.encoders.st import _prompts, fingerprint
 from semsearch.errors import EncoderError, EncoderMismatchError, MissingDependencyError

@@ -15,7 +15,8 @@ from rich.markup import escape
 
 from ..errors import SemsearchError
 from ..extras import install_command
-from . import console, entry, options
+from . import ask as ask_command
+from . import console, options
 from .serve import mcp, serve
 from .typer_options import IndexDir, Json, Mode, Quiet
 
@@ -52,7 +53,7 @@ def ask(
     mode: Mode = options.MODE.default,
     quiet: Quiet = False,
 ) -> None:
-    entry.ask(question, k, index, as_json, refresh, mode, quiet)
+    ask_command.ask(question, k, index, as_json, refresh, mode, quiet)
 
 
 @app.command("index")
@@ -175,7 +176,7 @@ def index_cmd(
                 prune=prune,
                 rebuild=rebuild,
                 store=store,
-                default_sources=[entry.DEMO_SOURCES],
+                default_sources=[ask_command.DEMO_SOURCES],
                 progress=progress,
                 on_skip=on_skip,
                 rules=rules,
@@ -385,13 +386,13 @@ def report_queries(
     quiet: Quiet = False,
 ) -> None:
     """Answer every question in a file with one batched search."""
-    from ..reports import report
+    from .. import reports
 
     with console.errors():
-        questions = report.read_questions(questions_file)
+        questions = reports.read_questions(questions_file)
         idx = _open(index, out)
         _stage(quiet, f"searching {len(questions)} questions")
-        result = report.search_many(idx, questions, k)
+        result = reports.search_many(idx, questions, k)
         _emit(result, out, as_json, quiet)
 
 
@@ -411,11 +412,11 @@ def report_duplicates(
     quiet: Quiet = False,
 ) -> None:
     """Find passages repeated within and across documents, and how similar documents are."""
-    from ..reports import report
+    from .. import reports
 
     with console.errors():
         idx = _open(index, out)
-        result = report.near_duplicates(idx, threshold, stage=lambda s: _stage(quiet, s))
+        result = reports.near_duplicates(idx, threshold, stage=lambda s: _stage(quiet, s))
         _emit(result, out, as_json, quiet)
 
 
@@ -437,10 +438,10 @@ def report_compare(
     quiet: Quiet = False,
 ) -> None:
     """Align the passages of two documents: which paragraph of A says what paragraph of B says."""
-    from ..reports import report
+    from .. import reports
 
     with console.errors():
-        result = report.compare(_open(index, out), file_a, file_b, threshold)
+        result = reports.compare(_open(index, out), file_a, file_b, threshold)
         _emit(result, out, as_json, quiet)
 
 

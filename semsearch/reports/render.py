@@ -15,7 +15,9 @@ from typing import Any
 
 from ..errors import InputError
 from ..records import Location, display_path
-from .report import Comparison, DuplicateReport, QueryReport, Section
+from .compare import Comparison, Section
+from .duplicates import DuplicateReport
+from .queries import QueryReport
 
 Report = QueryReport | DuplicateReport | Comparison
 FORMATS = (".csv", ".json", ".html")
@@ -173,7 +175,7 @@ def to_html(report: Report) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(
-        loader=PackageLoader("semsearch", "templates"),
+        loader=PackageLoader("semsearch.reports", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,

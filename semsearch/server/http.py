@@ -171,7 +171,7 @@ def create_app(
     def remove(body: PathsRequest) -> dict[str, Any]:
         return service.remove(body.paths)
 
-    search_page = resources.files("semsearch").joinpath("templates/search.html").read_text("utf-8")
+    search_page = resources.files("semsearch.server").joinpath("search.html").read_text("utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:

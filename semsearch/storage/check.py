@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import open_backend
+from . import open_backend
 from .folder import index_dir
 
 

@@ -32,7 +32,8 @@ from ... import faults
 from ...errors import DiskError, IndexCorruptError, IndexNotFoundError, refusal, refused_write
 from ...records import DocumentRecord
 from ...text.chunking import ChunkingConfig
-from ..base import Audit, FileStates, SkippedFiles, writing
+from ..base import Audit, FileStates, SkippedFiles
+from ..common import writing
 from ..exact import ExactFinder
 from ..folder import next_number, rebuild_hint, remove_unused, stamp
 from ..manifest import (

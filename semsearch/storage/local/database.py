@@ -28,7 +28,7 @@ from ...records import DocumentRecord, Location, Passage
 from ...text.lexical import fts_query
 from ...text.lexical import terms as lexical_terms
 from ...text.names import passage_terms
-from ..base import rarest
+from ..common import rarest
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (

@@ -15,7 +15,8 @@ import numpy as np
 
 from ...errors import IndexCorruptError, SemsearchError, converting, refused_write
 from ...records import Location, Passage
-from ..base import DENSE_CANDIDATES, FileStates, SkippedFiles, rescored
+from ..base import DENSE_CANDIDATES, FileStates, SkippedFiles
+from ..common import rescored
 from ..exact import ExactFinder
 from ..folder import rebuild_hint
 from ..manifest import Manifest

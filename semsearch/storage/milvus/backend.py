@@ -42,9 +42,10 @@ from ...records import DocumentRecord
 from ...text.chunking import ChunkingConfig
 from ...text.lexical import terms as lexical_terms
 from ...text.names import passage_terms
-from ..addresses import StoreSpec
-from ..base import Audit, FileStates, SkippedFiles, writing
+from ..base import Audit, FileStates, SkippedFiles
+from ..common import writing
 from ..manifest import Manifest, manifest_json, parse_manifest, write_manifest
+from .address import StoreSpec
 from .audit import audit
 from .collections import (
     BATCH,

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from ...errors import IndexCorruptError, StoreError
-from ..addresses import StoreSpec, require_pymilvus
 from ..manifest import AUTO_FLAT_BELOW
+from .address import StoreSpec, require_pymilvus
 
 MAX_TEXT_BYTES = 65535
 """Milvus's longest VARCHAR: a passage's text, in UTF-8, must fit."""

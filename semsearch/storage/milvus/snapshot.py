@@ -18,7 +18,8 @@ import numpy as np
 
 from ...errors import StoreError, converting
 from ...records import Location, Passage
-from ..base import DENSE_CANDIDATES, FileStates, SkippedFiles, rarest, rescored
+from ..base import DENSE_CANDIDATES, FileStates, SkippedFiles
+from ..common import rarest, rescored
 from ..manifest import Manifest
 from .collections import (
     NAME_SEARCH,

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from ..errors import InputError, MissingDependencyError
-from ..extras import install_command
+from ...errors import InputError, MissingDependencyError
+from ...extras import install_command
+from .. import FORMS
 
 TOKEN_VARIABLE = "SEMSEARCH_MILVUS_TOKEN"
 DEFAULT_COLLECTION = "semsearch"
-FORMS = "milvus-lite:PATH.db or milvus://HOST:PORT/COLLECTION"
 _COLLECTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,150}")
 _SERVER = re.compile(r"milvus://([^/:]+):(\d{1,5})/([^/]*)")
 
