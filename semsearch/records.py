@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,24 @@ class Hit:
                 for o in self.occurrences
             ],
         }
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    """A unique text to store, with everything a question may find it by: its
+    vector, its sentences' vectors, its words (BM25) and its names. Computed once,
+    above the backends (:mod:`semsearch.indexing.signals`), so that a backend only
+    stores what it is given."""
+
+    sha256: str
+    text: str
+    vector: np.ndarray
+    sentences: tuple[tuple[int, int, np.ndarray], ...]
+    """(start, end, vector) of its sentences, offsets into ``text``."""
+    words: tuple[str, ...]
+    """Its normalised, stemmed words, in order."""
+    names: frozenset[tuple[str, int]]
+    """Its (consonant skeleton, vowel mask) name and number terms."""
 
 
 @dataclass(frozen=True)

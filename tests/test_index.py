@@ -22,12 +22,12 @@ from semsearch.errors import (
     QueryError,
 )
 from semsearch.index import update
+from semsearch.readers import read_text
 from semsearch.search import ranking
 from semsearch.storage.check import check_index
 from semsearch.text.chunking import ChunkingConfig
 from semsearch.text.lexical import terms as lexical_terms
 from semsearch.text.names import name_scores, query_terms
-from semsearch.text.sources import read_text
 
 from .conftest import QAIM, FakeEncoder, write
 

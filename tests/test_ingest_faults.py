@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from semsearch import Index
-from semsearch.text.sources import Rules, read_text
+from semsearch.readers import read_text
+from semsearch.text.sources import Rules
 
 from .conftest import SEEDS, write
 from .servers import Server

@@ -17,6 +17,7 @@ from pathlib import Path
 from .. import faults
 from ..encoders import Encoder
 from ..errors import InputError, UnreadableFileError
+from ..readers import read_text, too_large
 from ..records import Changes, DocumentRecord, Skipped
 from ..storage.base import Backend, FileStates, SkippedFiles, Snapshot, Transaction
 from ..storage.manifest import Manifest
@@ -28,15 +29,14 @@ from ..text.sources import (
     file_states,
     in_order,
     is_under,
-    read_text,
     require_some,
     roots_of,
     shown_name,
-    too_large,
     untouched,
     vanished,
 )
 from .embedding_cache import CACHE, EmbeddingCache
+from .signals import new_passage
 
 CALL_CHARS = 3000
 """Characters of text (passages and their sentences) handed to the encoder at a time.
@@ -293,7 +293,7 @@ class _Writer:
                     batch, matrix[: len(batch)], parts, strict=True
                 ):
                     ids[sha] = self.txn.add_passage(
-                        sha, text, vector, [(s, e, next(rows)) for s, e in spans]
+                        new_passage(sha, text, vector, [(s, e, next(rows)) for s, e in spans])
                     )
                 faults.point("embed")
                 done += len(batch)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..records import DocumentRecord, Location, Passage
+from ..records import DocumentRecord, Location, NewPassage, Passage
 
 if TYPE_CHECKING:
     import numpy as np
@@ -131,14 +131,8 @@ class Transaction(Protocol):
         """Ids of the passages already stored for these text hashes."""
         ...
 
-    def add_passage(
-        self,
-        sha256: str,
-        text: str,
-        vector: np.ndarray,
-        sentences: Sequence[tuple[int, int, np.ndarray]],
-    ) -> int:
-        """Store a new unique text with its vector and (start, end, vector) sentences."""
+    def add_passage(self, passage: NewPassage) -> int:
+        """Store a new unique text with its vector, sentences, words and names; its id."""
         ...
 
     def put_document(self, record: DocumentRecord, places: Sequence[tuple[int, int, int]]) -> None:

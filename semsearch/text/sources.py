@@ -1,8 +1,8 @@
 """Finding and reading the documents to index.
 
-Offsets stored in the index are character offsets into the text that
-:func:`read_text` returns (UTF-8, a leading BOM removed, line endings kept as
-they are), so ``read_text(path)[start:end]`` is exactly a hit's text.
+Which files a path names, which of them changed, and the rules (hidden files,
+links, sizes) that decide what is read; reading one file is its format's reader's
+job (:mod:`semsearch.readers`).
 """
 
 from __future__ import annotations
@@ -14,22 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, UnreadableFileError
+from ..readers import SUFFIXES, UNREAD_SUFFIXES, read_text
 from ..records import Skipped
 
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".text"})
-BINARY_SUFFIXES = frozenset(
-    {".pdf", ".doc", ".docx", ".odt", ".rtf", ".epub", ".ppt", ".pptx", ".odp"}
-    | {".xls", ".xlsx", ".ods"}
-)
-"""Document formats that are not text: no encoding makes them readable."""
-UNREAD_SUFFIXES = BINARY_SUFFIXES | {".html", ".htm", ".xhtml", ".rst", ".org", ".tex"}
-"""Document formats a folder walk finds but does not read (yet): counted, said once."""
 MAX_FILE_SIZE = 20_000_000
 """Bytes a file may have to be indexed (``--max-file-size``). Far above any article
 or book (a 1,000-page novel is about 2 MB), yet a file at the limit is read and
 chunked in a few hundred MB and embedded in minutes, not hours."""
-_SNIFF_BYTES = 8192
-_BINARY_MAGIC = (b"%PDF-", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"{\\rtf")
 
 
 @dataclass(frozen=True)
@@ -97,17 +88,6 @@ def file_states(
     return states
 
 
-def too_large(size: int, limit: int) -> str:
-    return f"{_bytes(size)}, over the {_bytes(limit)} limit (see --max-file-size)"
-
-
-def _bytes(n: int) -> str:
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 1000)):
-        if n >= scale:
-            return f"{n / scale:,.1f} {unit}"
-    return f"{n} bytes"
-
-
 def _report(on_skip: Callable[[Skipped], None] | None, path: Path | str, reason: str) -> None:
     if on_skip is not None:
         on_skip(Skipped(Path(shown_name(str(path))), reason))
@@ -129,7 +109,7 @@ def require_some(
 ) -> None:
     if not found:
         shown = ", ".join(shown_name(str(p)) for p in paths) or "(nothing)"
-        suffixes = " ".join(sorted(TEXT_SUFFIXES))
+        suffixes = " ".join(sorted(SUFFIXES))
         why = "; ".join(f"{s.path.name}: {s.reason}" for s in list(skipped)[:3])
         raise InputError(
             f"no text files ({suffixes}) found in {shown}" + (f" ({why})" if why else "")
@@ -225,13 +205,13 @@ def _walk(
             continue
         suffix = os.path.splitext(entry.name)[1].lower()
         is_dir = entry.is_dir(follow_symlinks=False)
-        if (is_dir or suffix in TEXT_SUFFIXES) and _undecodable(entry.name):
+        if (is_dir or suffix in SUFFIXES) and _undecodable(entry.name):
             _report(on_skip, entry.path, NOT_UTF8_NAME)
         elif is_dir:
             yield from _walk(entry.path, fence, unread, on_skip)
         elif entry.is_symlink() and os.path.isdir(entry.path):
             _report(on_skip, entry.path, LINKED_FOLDER)
-        elif suffix not in TEXT_SUFFIXES:
+        elif suffix not in SUFFIXES:
             if suffix in UNREAD_SUFFIXES:
                 unread[suffix] += 1
         elif not entry.is_symlink():
@@ -271,30 +251,6 @@ def read_input(path: str | Path, what: str) -> str:
         return read_text(path)
     except UnreadableFileError as exc:
         raise InputError(f"cannot read {what} {path}: {exc}") from None
-
-
-def read_text(path: Path, max_size: int | None = None) -> str:
-    """Decode a file as UTF-8, refusing empty, binary and non-UTF-8 files, and
-    (reading no more than that) files over ``max_size`` bytes."""
-    with path.open("rb") as f:
-        data = f.read() if max_size is None else f.read(max_size + 1)
-    if max_size is not None and len(data) > max_size:
-        raise UnreadableFileError(too_large(path.stat().st_size, max_size))
-    suffix = path.suffix.lower()
-    if suffix in BINARY_SUFFIXES or data.startswith(_BINARY_MAGIC):
-        kind = f"a {suffix} file" if suffix in BINARY_SUFFIXES else "a binary document"
-        raise UnreadableFileError(f"{kind}, a format semsearch does not read; convert it to text")
-    if b"\x00" in data[:_SNIFF_BYTES]:
-        raise UnreadableFileError("binary file (contains NUL bytes)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UnreadableFileError(
-            f"not valid UTF-8 (byte {exc.start}); convert it, e.g. iconv -t UTF-8"
-        ) from None
-    if not text.strip():
-        raise UnreadableFileError("empty file")
-    return text
 
 
 def roots_of(paths: Iterable[str | Path]) -> list[str]:

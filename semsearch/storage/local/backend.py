@@ -30,7 +30,7 @@ import numpy as np
 
 from ... import faults
 from ...errors import DiskError, IndexCorruptError, IndexNotFoundError, refusal, refused_write
-from ...records import DocumentRecord
+from ...records import DocumentRecord, NewPassage
 from ...text.chunking import ChunkingConfig
 from ..base import Audit, FileStates, SkippedFiles
 from ..common import writing
@@ -308,15 +308,9 @@ class LocalTransaction:
     def passage_ids(self, hashes: Iterable[str]) -> dict[str, int]:
         return self._db.passage_ids(hashes)
 
-    def add_passage(
-        self,
-        sha256: str,
-        text: str,
-        vector: np.ndarray,
-        sentences: Sequence[tuple[int, int, np.ndarray]],
-    ) -> int:
-        pid = self._db.add_passage(sha256, text, vector)
-        self._db.add_sentences((pid, s, e, v) for s, e, v in sentences)
+    def add_passage(self, passage: NewPassage) -> int:
+        pid = self._db.add_passage(passage)
+        self._db.add_sentences((pid, s, e, v) for s, e, v in passage.sentences)
         self.added.append(pid)
         return pid
 

@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import NO_SPACE, DiskError
-from ...records import DocumentRecord, Location, Passage
+from ...records import DocumentRecord, Location, NewPassage, Passage
 from ...text.lexical import fts_query
-from ...text.lexical import terms as lexical_terms
 from ...text.names import passage_terms
 from ..common import rarest
 
@@ -269,20 +268,20 @@ class Store:
         """Ids of the passages already stored for these text hashes."""
         return dict(self._where_in("SELECT sha256, id FROM passages WHERE sha256 IN", hashes))
 
-    def add_passage(self, sha256: str, text: str, vector: np.ndarray) -> int:
-        """Store a unique text with its vector and name/number terms; return its id."""
+    def add_passage(self, passage: NewPassage) -> int:
+        """Store a unique text with its vector, words and name terms; return its id."""
         cur = self._db.execute(
             "INSERT INTO passages (sha256, text, vector) VALUES (?, ?, ?)",
-            (sha256, text, to_blob(vector)),
+            (passage.sha256, passage.text, to_blob(passage.vector)),
         )
         pid = cur.lastrowid
         assert pid is not None
         self._db.executemany(
             "INSERT INTO terms (skeleton, mask, passage_id) VALUES (?, ?, ?)",
-            [(skeleton, mask, pid) for skeleton, mask in passage_terms(text)],
+            [(skeleton, mask, pid) for skeleton, mask in passage.names],
         )
         self._db.execute(
-            "INSERT INTO lexical (rowid, body) VALUES (?, ?)", (pid, " ".join(lexical_terms(text)))
+            "INSERT INTO lexical (rowid, body) VALUES (?, ?)", (pid, " ".join(passage.words))
         )
         return pid
 

@@ -38,10 +38,8 @@ import numpy as np
 
 from ... import faults
 from ...errors import EncoderMismatchError, IndexNotFoundError, InputError, StoreError
-from ...records import DocumentRecord
+from ...records import DocumentRecord, NewPassage
 from ...text.chunking import ChunkingConfig
-from ...text.lexical import terms as lexical_terms
-from ...text.names import passage_terms
 from ..base import Audit, FileStates, SkippedFiles
 from ..common import writing
 from ..manifest import Manifest, manifest_json, parse_manifest, write_manifest
@@ -239,13 +237,8 @@ class MilvusTransaction:
         rows = self.c.where_in(self.n.passages, "sha256", hashes, ["sha256"])
         return {r["sha256"]: r["id"] for r in rows}
 
-    def add_passage(
-        self,
-        sha256: str,
-        text: str,
-        vector: np.ndarray,
-        sentences: Sequence[tuple[int, int, np.ndarray]],
-    ) -> int:
+    def add_passage(self, passage: NewPassage) -> int:
+        sha256, text, sentences = passage.sha256, passage.text, passage.sentences
         if len(text.encode("utf-8")) > MAX_TEXT_BYTES:
             raise InputError(
                 f"a passage of {len(text):,} characters is over Milvus's {MAX_TEXT_BYTES:,} "
@@ -257,9 +250,9 @@ class MilvusTransaction:
                 "id": pid,
                 "sha256": sha256,
                 "text": text,
-                "vector": np.asarray(vector, dtype=np.float32).tolist(),
-                "words": " ".join(lexical_terms(text)),
-                "names": names_vector(passage_terms(text)),
+                "vector": np.asarray(passage.vector, dtype=np.float32).tolist(),
+                "words": " ".join(passage.words),
+                "names": names_vector(passage.names),
                 "write": self.id,
             }
         )
