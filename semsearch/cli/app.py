@@ -331,7 +331,7 @@ def models(index: IndexDir = None, as_json: Json = False) -> None:
 
     directory = index_dir(index)
     try:
-        built_with: dict[str, object] | None = read_manifest(directory).encoder
+        built_with: dict[str, Any] | None = read_manifest(directory).encoder
     except SemsearchError:
         built_with = None
     encoders = available_encoders()

@@ -96,14 +96,14 @@ class EncoderSet:
         zero where a member lacks the question's language, rows summing to 1."""
         import numpy as np
 
-        weights = np.asarray(weights or self.weights, np.float32)
-        shares = np.tile(weights, (len(languages), 1))
+        base = np.asarray(weights or self.weights, np.float32)
+        shares: np.ndarray = np.tile(base, (len(languages), 1))
         for row, lang in enumerate(languages):
             for n, known in enumerate(self._languages):
                 if known is not None and lang not in known:
                     shares[row, n] = 0.0
         total = shares.sum(axis=1, keepdims=True)
-        shares = np.where(total > 0, shares, weights)  # no member knows it: all of them
+        shares = np.where(total > 0, shares, base)  # no member knows it: all of them
         return shares / shares.sum(axis=1, keepdims=True)
 
     def combine(self, vectors: list[np.ndarray], shares: np.ndarray) -> np.ndarray:

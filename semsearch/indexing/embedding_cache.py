@@ -25,7 +25,7 @@ import numpy as np
 
 from ..encoders import identity
 from ..errors import DiskError, refusal, refused_write
-from ..storage.local.database import PAGE_SIZE, matrix_of, to_blob
+from ..storage.blobs import PAGE_SIZE, matrix_of, to_blob
 
 CACHE = "embeddings.sqlite"
 _T = TypeVar("_T")

@@ -88,7 +88,7 @@ def near_duplicates(
 
     stage_started(stage, f"range search over {len(ids)} passages")
     lims, scores, found = index.within(vectors, threshold)
-    rows = np.repeat(np.arange(len(ids)), np.diff(lims.astype(np.int64)))
+    rows = np.repeat(np.arange(len(ids)), np.diff(lims).astype(np.int64))
     partner = np.searchsorted(ids, found)
     keep = found > ids[rows]  # each unordered pair once, no self-pairs
     pa, pb, ps = rows[keep], partner[keep], scores[keep]

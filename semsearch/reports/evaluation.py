@@ -166,8 +166,9 @@ def evaluate(
             rankings[mode] += [[h.passage_id for h in hits] for hits in found]
     overall = _score(rankings, relevant, range(len(qrels)))
     groups = {}
-    for value in sorted({q.fields[by] for q in qrels} if by else ()):
-        rows = [i for i, q in enumerate(qrels) if q.fields[by] == value]
+    field = by or ""
+    for value in sorted({q.fields[field] for q in qrels}) if field else ():
+        rows = [i for i, q in enumerate(qrels) if q.fields[field] == value]
         groups[value] = _score(rankings, relevant, rows)
     return Evaluation(overall.questions, overall.modes, groups)
 

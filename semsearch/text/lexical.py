@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 _TASHKEEL = re.compile(
     r"[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640]"
@@ -86,7 +87,7 @@ def _light10(word: str) -> str:
 
 
 @lru_cache(maxsize=2)
-def _stemmer(language: str):  # -> Stemmer.Stemmer
+def _stemmer(language: str) -> Any:
     import Stemmer
 
     return Stemmer.Stemmer(language)

@@ -86,9 +86,10 @@ class LocalBackend:
         ):
             return state
         with self._reload_lock:
-            if self._snapshot is state:
-                self._snapshot = _load(self.directory, (state.finder,) if state else ())
-            return self._snapshot
+            current = self._snapshot
+            if current is state or current is None:  # None: closed meanwhile
+                current = self._snapshot = _load(self.directory, (state.finder,) if state else ())
+            return current
 
     @contextmanager
     def write(
@@ -387,7 +388,7 @@ class LocalTransaction:
             ann=ann,
             ann_trained=trained,
             ann_base="" if finder.origin == self.name else finder.origin,
-            ann_delta=finder.delta.ntotal if finder.delta is not None else 0,  # type: ignore[union-attr]
+            ann_delta=finder.delta.ntotal if finder.delta is not None else 0,
             ann_stale=finder.stale,
         )
         faults.point("commit")

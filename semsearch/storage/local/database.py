@@ -8,7 +8,7 @@ embedded once and never lose a location.
 The database is the index's record of truth and is changed in place, one
 transaction per write (WAL, so readers are never blocked); the FAISS files
 only help find candidates quickly and can always be rebuilt from it. Vectors
-are float32 blobs; :func:`to_blob` and :func:`matrix_of` are the only code that
+are float32 blobs; :mod:`semsearch.storage.blobs` is the only code that
 knows it. Only :mod:`semsearch.storage.local.backend` uses this module.
 """
 
@@ -27,6 +27,7 @@ from ...errors import NO_SPACE, DiskError
 from ...records import DocumentRecord, Location, NewPassage, Passage
 from ...text.lexical import fts_query
 from ...text.names import passage_terms
+from ..blobs import PAGE_SIZE, matrix_of, to_blob
 from ..common import rarest
 
 SCHEMA = """
@@ -79,34 +80,9 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
-PAGE_SIZE = 16384
-"""The bundled set's 3.5 KB vector blob (896 float32s) fits inside a 16 KB page: the
-tables keyed by their own columns (sentences, the embedding cache) are b-tree
-indexes, which keep at most about a quarter of a page in place. With smaller
-pages each blob spills to an overflow page of its own, nearly tripling the file."""
-
-
 BATCH = 500
 """Keys bound in one statement: SQLite bounds a statement's parameters (999 in
 builds before 3.32, 32,766 since, other limits in some distributions)."""
-
-
-def to_blob(vector: np.ndarray) -> bytes:
-    """A vector as stored: float32 bytes."""
-    return np.asarray(vector, dtype=np.float32).tobytes()
-
-
-def blob_size(dim: int) -> int:
-    """Bytes of a stored vector of ``dim`` dimensions."""
-    return np.dtype(np.float32).itemsize * dim
-
-
-def matrix_of(blobs: Sequence[bytes], dim: int) -> np.ndarray:
-    """Stored vectors as the rows of one float32 matrix."""
-    matrix = np.empty((len(blobs), dim), dtype=np.float32)
-    for row, blob in enumerate(blobs):
-        matrix[row] = np.frombuffer(blob, dtype=np.float32)
-    return matrix
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -299,7 +275,7 @@ class Store:
         ids = [pid for pid in passage_ids if pid in found]
         return ids, matrix_of([found[pid] for pid in ids], dim)
 
-    def _where_in(self, query: str, keys: Iterable[object], tail: str = "") -> list[tuple]:
+    def _where_in(self, query: str, keys: Iterable[str | int], tail: str = "") -> list[tuple]:
         """Rows of ``query (?, ?, …)`` for these keys, a few hundred at a time
         (SQLite bounds the number of parameters of one statement)."""
         wanted = sorted(set(keys))

@@ -3,7 +3,8 @@ tables keep, each a query that counts the rows breaking it (0 in a sound index).
 
 from __future__ import annotations
 
-from .database import Store, blob_size
+from ..blobs import blob_size
+from .database import Store
 
 RULES = {
     "passages whose vector is not {dim} float32s": "SELECT count(*) FROM passages"

@@ -62,7 +62,7 @@ def save_vectors(index: faiss.Index, path: Path) -> None:
     """Write through Python's file, in FAISS's own chunks: a full disk is then an
     ``OSError`` that says so (ENOSPC), where FAISS's writer raises a bare RuntimeError."""
     with path.open("wb") as f:
-        faiss.write_index(index, faiss.PyCallbackIOWriter(f.write))
+        faiss.write_index(index, faiss.PyCallbackIOWriter(f.write))  # type: ignore[attr-defined]  # not in FAISS's stubs
 
 
 def add_vectors(index: faiss.Index, ids: list[int], matrix: np.ndarray) -> None:
@@ -74,7 +74,7 @@ def add_vectors(index: faiss.Index, ids: list[int], matrix: np.ndarray) -> None:
 
 def remove_vectors(index: faiss.Index, ids: list[int]) -> None:
     if ids:
-        index.remove_ids(np.asarray(ids, dtype=np.int64))
+        index.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]  # the wrapper takes ids too
 
 
 def search_vectors(
@@ -91,6 +91,7 @@ def vector_ids(index: faiss.Index) -> np.ndarray:
         return faiss.vector_to_array(index.id_map).astype(np.int64)
     ivf = faiss.extract_index_ivf(index)
     lists = ivf.invlists
+    assert lists is not None  # an IVF index always has its lists
     parts = [
         faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
         for i in range(ivf.nlist)

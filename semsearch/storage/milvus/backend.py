@@ -70,6 +70,7 @@ UNPLACED_KEPT = 2000
 """Passage ids a marker lists that a write unplaces (more: the next clean-up scans all)."""
 
 
+@milvus_errors
 class MilvusBackend:
     """An index in a Milvus collection (see the module docstring)."""
 
@@ -142,6 +143,7 @@ class MilvusBackend:
             self._collections.close()
 
 
+@milvus_errors
 class MilvusTransaction:
     """A write to a Milvus index (see the module docstring). Passages are upserted
     as they come; everything else waits for :meth:`commit`."""
@@ -454,7 +456,3 @@ class MilvusTransaction:
             ann=kind.lower(),
             store=self.backend.spec.address,
         )
-
-
-MilvusBackend = milvus_errors(MilvusBackend)
-MilvusTransaction = milvus_errors(MilvusTransaction)

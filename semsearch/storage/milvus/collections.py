@@ -148,6 +148,10 @@ class Names:
         )
 
 
+Field = tuple[str, Any, dict[str, Any]]
+"""A collection field as declared: name, pymilvus DataType, parameters."""
+
+
 class Collections:
     """One connection to a store, and what semsearch asks of its collections."""
 
@@ -214,8 +218,8 @@ class Collections:
         from pymilvus import DataType, Function, FunctionType
 
         c, n = self.client, self.names
-        small = [("unused", DataType.FLOAT_VECTOR, {"dim": 2})]
-        passages = [
+        small: list[Field] = [("unused", DataType.FLOAT_VECTOR, {"dim": 2})]
+        passages: list[Field] = [
             ("id", DataType.INT64, {"is_primary": True}),
             ("sha256", DataType.VARCHAR, {"max_length": 64}),
             ("text", DataType.VARCHAR, {"max_length": MAX_TEXT_BYTES}),
@@ -233,7 +237,7 @@ class Collections:
             ("names", DataType.SPARSE_FLOAT_VECTOR, {}),
             ("write", DataType.VARCHAR, {"max_length": 64}),
         ]
-        tables = {
+        tables: dict[str, tuple[list[Field], str]] = {
             n.passages: (passages, "vector"),
             n.sentences: (
                 [

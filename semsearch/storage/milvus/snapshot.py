@@ -12,7 +12,7 @@ crashed, is not an answer until a write places it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -37,7 +37,10 @@ def store_error(holder: Any, exc: BaseException) -> StoreError:
     return StoreError(f"Milvus at {holder.collections.spec.address} failed: {reason_of(exc)}")
 
 
-def milvus_errors(cls: type) -> type:
+_Class = TypeVar("_Class", bound=type)
+
+
+def milvus_errors(cls: _Class) -> _Class:
     """Every public method of ``cls`` raises :class:`StoreError`, not pymilvus's
     errors, and first loads collections a restarted server has released again."""
     from pymilvus.exceptions import MilvusException
@@ -54,6 +57,7 @@ def reloaded(holder: Any, exc: BaseException) -> bool:
     return True
 
 
+@milvus_errors
 class MilvusSnapshot:
     """The index in a Milvus collection as this process last read its manifest."""
 
@@ -218,6 +222,3 @@ def file_states(collections: Collections) -> FileStates:
 
 def skipped_files(collections: Collections, paths: Iterable[str] | None = None) -> SkippedFiles:
     return {p: (f.size, f.mtime_ns, f.reason) for p, f in collections.files(paths)["s"].items()}
-
-
-MilvusSnapshot = milvus_errors(MilvusSnapshot)
