@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .commands import clean_env, one_line, run_cli, semsearch_command
 from .conftest import SEEDS
-from .test_faults import _env, _one_line, _run, _semsearch
 
 
 def _on_a_full_disk(limit: int, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -26,12 +26,12 @@ def _on_a_full_disk(limit: int, *args: str, cwd: Path) -> subprocess.CompletedPr
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     return subprocess.run(
-        [*_semsearch(), *args],
+        [*semsearch_command(), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
-        env=_env(),
+        env=clean_env(),
         preexec_fn=full_disk,
     )
 
@@ -42,13 +42,13 @@ def test_a_full_disk_keeps_the_cache_and_the_index(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
         for f in files:
             shutil.copy(f, tmp_path / name / f.name)
-    assert _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
+    assert run_cli("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
     index = tmp_path / "idx"
     before = {p.name: p.read_bytes() for p in index.rglob("*") if p.is_file()}
     limit = os.path.getsize(index / "embeddings.sqlite")
 
     result = _on_a_full_disk(limit, "index", "more", "--index", "idx", "-q", cwd=tmp_path)
-    line = _one_line(result)
+    line = one_line(result)
     assert "writing idx/embeddings.sqlite; the index is as it was" in line, line
     after = {p.name: p.read_bytes() for p in index.rglob("*") if p.is_file()}
     assert after == before  # no set-aside, no leftover, the cache byte for byte
@@ -62,14 +62,14 @@ def test_a_disk_full_while_the_passages_are_written_says_so_and_leaves_no_genera
         (tmp_path / name).mkdir()
         for f in files:
             shutil.copy(f, tmp_path / name / f.name)
-    assert _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
+    assert run_cli("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
     shutil.copytree(tmp_path / "idx", tmp_path / "trial")
-    assert _run("index", "more", "--index", "trial", "-q", cwd=tmp_path).returncode == 0
+    assert run_cli("index", "more", "--index", "trial", "-q", cwd=tmp_path).returncode == 0
     # the cache may grow to its full size; the database's log may not
     limit = os.path.getsize(tmp_path / "trial" / "embeddings.sqlite") + 8192
 
     result = _on_a_full_disk(limit, "index", "more", "--index", "idx", "-q", cwd=tmp_path)
-    line = _one_line(result)
+    line = one_line(result)
     assert "passages.sqlite; the index is as it was" in line, line
     assert sorted(
         p.name for p in (tmp_path / "idx").iterdir() if p.name.startswith(("gen", "."))
@@ -77,7 +77,7 @@ def test_a_disk_full_while_the_passages_are_written_says_so_and_leaves_no_genera
         ".lock",
         "gen-000001",
     ]
-    check = _run("check", "--index", "idx", cwd=tmp_path)
+    check = run_cli("check", "--index", "idx", cwd=tmp_path)
     assert check.returncode == 0 and "2 documents" in check.stdout, check.stdout + check.stderr
 
 
@@ -90,7 +90,7 @@ def test_a_folder_holding_only_set_aside_caches_can_become_an_index(tmp_path: Pa
         (index / name).write_bytes(b"garbage")
     (tmp_path / "docs").mkdir()
     shutil.copy(sorted(SEEDS.glob("*.txt"))[0], tmp_path / "docs")
-    result = _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path)
+    result = run_cli("index", "docs", "--index", "idx", "-q", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (index / "embeddings.sqlite.damaged-2").read_bytes() == b"garbage"
 
@@ -99,9 +99,9 @@ def test_a_first_build_on_a_full_disk_says_so_and_leaves_no_database(tmp_path: P
     (tmp_path / "docs").mkdir()
     shutil.copy(sorted(SEEDS.glob("*.txt"))[0], tmp_path / "docs")
     result = _on_a_full_disk(50_000, "index", "docs", "--index", "idx", "-q", cwd=tmp_path)
-    assert "(is the disk full?) writing idx/store-000001" in _one_line(result)
+    assert "(is the disk full?) writing idx/store-000001" in one_line(result)
     assert not list((tmp_path / "idx").glob("store-*"))
-    again = _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path)
+    again = run_cli("index", "docs", "--index", "idx", "-q", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
 
 
@@ -110,13 +110,13 @@ def test_reading_with_no_room_for_the_shared_memory_file_is_not_called_damage(
 ) -> None:
     (tmp_path / "docs").mkdir()
     shutil.copy(sorted(SEEDS.glob("*.txt"))[0], tmp_path / "docs")
-    assert _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
+    assert run_cli("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
     for shared in (tmp_path / "idx").rglob("*-shm"):  # as in a copy of the index
         shared.unlink()
     for command in (["ask", "Qaim base", "--no-refresh"], ["info"], ["check"]):
-        line = _one_line(_on_a_full_disk(4096, *command, "--index", "idx", cwd=tmp_path))
+        line = one_line(_on_a_full_disk(4096, *command, "--index", "idx", cwd=tmp_path))
         assert "needs room for its small -shm file" in line and "rebuild" not in line, line
-    assert _run("ask", "Qaim base", "--index", "idx", cwd=tmp_path).returncode == 0
+    assert run_cli("ask", "Qaim base", "--index", "idx", cwd=tmp_path).returncode == 0
 
 
 def test_a_full_disk_at_the_manifest_is_told_as_what_it_is(tmp_path: Path) -> None:
@@ -128,15 +128,15 @@ def test_a_full_disk_at_the_manifest_is_told_as_what_it_is(tmp_path: Path) -> No
         for f in files:
             shutil.copy(f, tmp_path / name / f.name)
     full = {"SEMSEARCH_FAULT": "manifest:full"}
-    first = _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path, **full)
+    first = run_cli("index", "docs", "--index", "idx", "-q", cwd=tmp_path, **full)
     assert "no space left on device writing idx/manifest.json; the index is as it was" in (
-        _one_line(first)
+        one_line(first)
     )
     assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == [".lock", "embeddings.sqlite"]
-    assert _run("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
-    added = _run("index", "more", "--index", "idx", "-q", cwd=tmp_path, **full)
-    assert "the change itself is stored and searched" in _one_line(added)
-    check = _run("check", "--index", "idx", cwd=tmp_path)
+    assert run_cli("index", "docs", "--index", "idx", "-q", cwd=tmp_path).returncode == 0
+    added = run_cli("index", "more", "--index", "idx", "-q", cwd=tmp_path, **full)
+    assert "the change itself is stored and searched" in one_line(added)
+    check = run_cli("check", "--index", "idx", cwd=tmp_path)
     assert check.returncode == 0 and "3 documents" in check.stdout, check.stdout + check.stderr
     assert not list((tmp_path / "idx").glob(".*.tmp"))
 

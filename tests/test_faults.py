@@ -14,7 +14,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from semsearch import Index
 from semsearch.errors import IndexNotFoundError
 from semsearch.storage.check import check_index
 
+from .commands import clean_env, one_line, run_cli, semsearch_command
 from .conftest import QAIM, SEEDS
 
 pytestmark = pytest.mark.slow
@@ -33,35 +33,6 @@ TRIALS = int(os.environ.get("SEMSEARCH_FAULT_TRIALS", "10"))
 SEED = int(os.environ.get("SEMSEARCH_FAULT_SEED", "12"))
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 QUESTION = "when did the Qaim base handover happen"
-
-
-def _semsearch() -> list[str]:
-    script = Path(sys.executable).parent / "semsearch"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "semsearch"]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEMSEARCH_")}
-    return {**env, **extra}
-
-
-def _run(*args: str, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*_semsearch(), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=_env(**env),
-    )
-
-
-def _one_line(result: subprocess.CompletedProcess, code: int = 1) -> str:
-    """The command failed with ``code`` and said why in one line, without a traceback."""
-    assert result.returncode == code, (result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    assert result.stderr.count("\n") == 1, result.stderr
-    return result.stderr
 
 
 @pytest.fixture
@@ -83,10 +54,10 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (root / name).mkdir()
         for f in files:
             shutil.copy(f, root / name / f.name)
-    assert _run("index", "docs", "more", "--index", "warm", "-q", cwd=root).returncode == 0
+    assert run_cli("index", "docs", "more", "--index", "warm", "-q", cwd=root).returncode == 0
     (root / "idx").mkdir()
     shutil.copy(root / "warm" / "embeddings.sqlite", root / "idx")
-    assert _run("index", "docs", "--index", "idx", "-q", cwd=root).returncode == 0
+    assert run_cli("index", "docs", "--index", "idx", "-q", cwd=root).returncode == 0
     return root
 
 
@@ -106,16 +77,16 @@ def _documents(index: Path) -> set[str] | None:
 
 
 def test_two_writers_at_once_both_keep_their_folder(work: Path) -> None:
-    assert _run("index", "docs", "--index", "idx", "-q", cwd=work).returncode == 0
+    assert run_cli("index", "docs", "--index", "idx", "-q", cwd=work).returncode == 0
     (work / "newA").mkdir()
     (work / "newB").mkdir()
     shutil.move(work / "more" / SEED_FILES[3].name, work / "newA")
     shutil.move(work / "more" / SEED_FILES[4].name, work / "newB")
     writers = [
         subprocess.Popen(
-            [*_semsearch(), "index", folder, "--index", "idx", "-q"],
+            [*semsearch_command(), "index", folder, "--index", "idx", "-q"],
             cwd=work,
-            env=_env(),
+            env=clean_env(),
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -130,7 +101,7 @@ def test_two_writers_at_once_both_keep_their_folder(work: Path) -> None:
 def test_link_loops_and_broken_links_are_skipped_with_a_warning(work: Path) -> None:
     (work / "docs" / "loop.txt").symlink_to("loop.txt")
     (work / "docs" / "broken.md").symlink_to("nowhere.md")
-    result = _run("index", "docs", "--index", "idx", cwd=work)
+    result = run_cli("index", "docs", "--index", "idx", cwd=work)
     assert result.returncode == 0 and "Traceback" not in result.stderr
     assert "warning: skipped docs/loop.txt: a link that leads nowhere" in result.stderr
     assert "warning: skipped docs/broken.md: a link that leads nowhere" in result.stderr
@@ -138,40 +109,40 @@ def test_link_loops_and_broken_links_are_skipped_with_a_warning(work: Path) -> N
 
 
 def test_an_overlong_question_is_refused_at_once(work: Path) -> None:
-    assert _run("index", "docs", "--index", "idx", "-q", cwd=work).returncode == 0
-    result = _run("ask", "Qaim " * 20_000, "--index", "idx", cwd=work, timeout=60)
-    assert "100,000 characters, more than the 2,000" in _one_line(result)
+    assert run_cli("index", "docs", "--index", "idx", "-q", cwd=work).returncode == 0
+    result = run_cli("ask", "Qaim " * 20_000, "--index", "idx", cwd=work, timeout=60)
+    assert "100,000 characters, more than the 2,000" in one_line(result)
 
 
 @pytest.mark.parametrize("command", ["ask", "info", "check", "index"])
 def test_an_index_that_is_a_file_is_named_in_one_line(work: Path, command: str) -> None:
     (work / "notes.txt").write_text("not an index\n")
     args = {"ask": ["ask", QUESTION], "index": ["index", "docs"]}.get(command, [command])
-    result = _run(*args, "--index", "notes.txt", cwd=work)
-    assert "notes.txt is a file, not an index folder" in _one_line(result)
+    result = run_cli(*args, "--index", "notes.txt", cwd=work)
+    assert "notes.txt is a file, not an index folder" in one_line(result)
     assert (work / "notes.txt").read_text() == "not an index\n"
 
 
 def test_a_manifest_that_is_not_utf8_is_one_line_and_a_rebuild_recovers(work: Path) -> None:
-    assert _run("index", "docs", "--index", "idx", "-q", cwd=work).returncode == 0
+    assert run_cli("index", "docs", "--index", "idx", "-q", cwd=work).returncode == 0
     (work / "idx" / "manifest.json").write_bytes(b"\xff\xfe\x00\x81garbage")
     for args in (["ask", QUESTION], ["check"], ["info"]):
-        result = _run(*args, "--index", "idx", cwd=work)
-        assert "manifest.json is unreadable" in _one_line(result), args
-    assert _run("index", "docs", "--index", "idx", "--rebuild", "-q", cwd=work).returncode == 0
+        result = run_cli(*args, "--index", "idx", cwd=work)
+        assert "manifest.json is unreadable" in one_line(result), args
+    assert run_cli("index", "docs", "--index", "idx", "--rebuild", "-q", cwd=work).returncode == 0
     assert _documents(work / "idx") == {f.name for f in SEED_FILES[:3]}
 
 
 def test_a_damaged_embedding_cache_is_set_aside_and_rebuilt(work: Path) -> None:
-    assert _run("index", "docs", "--index", "idx", "-q", cwd=work).returncode == 0
+    assert run_cli("index", "docs", "--index", "idx", "-q", cwd=work).returncode == 0
     cache = work / "idx" / "embeddings.sqlite"
     cache.write_bytes(b"garbage" * 1000)
-    result = _run("index", "docs", "--index", "idx", "--max-chars", "900", cwd=work)
+    result = run_cli("index", "docs", "--index", "idx", "--max-chars", "900", cwd=work)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert "warning: the embedding cache" in result.stderr and "is damaged" in result.stderr
     assert (work / "idx" / "embeddings.sqlite.damaged").read_bytes() == b"garbage" * 1000
     assert _documents(work / "idx") == {f.name for f in SEED_FILES[:3]}
-    again = _run("index", "docs", "--index", "idx", "--max-chars", "800", "-q", cwd=work)
+    again = run_cli("index", "docs", "--index", "idx", "--max-chars", "800", "-q", cwd=work)
     assert again.returncode == 0 and "damaged" not in again.stderr  # the new cache is sound
 
 
@@ -179,12 +150,12 @@ def test_a_damaged_embedding_cache_is_set_aside_and_rebuilt(work: Path) -> None:
 def test_an_interrupted_write_says_so_and_leaves_the_index_as_it_was(
     work: Path, signum: int
 ) -> None:
-    assert _run("index", "docs", "--index", "idx", "-q", cwd=work).returncode == 0
+    assert run_cli("index", "docs", "--index", "idx", "-q", cwd=work).returncode == 0
     before = _documents(work / "idx")
     writer = subprocess.Popen(
-        [*_semsearch(), "index", "more", "--index", "idx"],
+        [*semsearch_command(), "index", "more", "--index", "idx"],
         cwd=work,
-        env=_env(SEMSEARCH_FAULT="embed:wait"),  # mid-write, before the commit
+        env=clean_env(SEMSEARCH_FAULT="embed:wait"),  # mid-write, before the commit
         stderr=subprocess.PIPE,
         text=True,
         # as from a terminal: a runner in the background (CI, `cmd &`) ignores SIGINT,
@@ -219,7 +190,7 @@ def _kill_trials(
     rng = random.Random(seed)
     prepare(work)
     started = time.perf_counter()
-    assert _run(*args, cwd=work).returncode == 0
+    assert run_cli(*args, cwd=work).returncode == 0
     duration = time.perf_counter() - started
     assert _documents(work / "idx") == new
     seen = []
@@ -228,9 +199,9 @@ def _kill_trials(
         prepare(work)
         point = points[trial] if trial < len(points) else ""
         proc = subprocess.Popen(
-            [*_semsearch(), *args],
+            [*semsearch_command(), *args],
             cwd=work,
-            env=_env(SEMSEARCH_FAULT=point) if point else _env(),
+            env=clean_env(SEMSEARCH_FAULT=point) if point else clean_env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -242,7 +213,7 @@ def _kill_trials(
         assert state in (old, new), (trial, point, state)
         seen.append("old" if state == old else "new")
         if state != new:
-            assert _run(*args, cwd=work).returncode == 0  # the same command finishes the job
+            assert run_cli(*args, cwd=work).returncode == 0  # the same command finishes the job
             assert _documents(work / "idx") == new
     print(f"{args[0]}: {len(seen)} kills, {seen.count('old')} old, {seen.count('new')} new")
     return seen
@@ -298,7 +269,7 @@ def template_ivf(template: Path) -> Path:
     """The same index with an approximate finder (a FAISS file) instead of an exact one."""
     args = ["index", "docs", "--index", "idx-ivf", "--index-type", "ivf", "-q"]
     shutil.copytree(template / "idx", template / "idx-ivf")
-    assert _run(*args, "--rebuild", cwd=template).returncode == 0
+    assert run_cli(*args, "--rebuild", cwd=template).returncode == 0
     return template
 
 
@@ -325,14 +296,14 @@ def test_a_damaged_index_file_is_one_line_and_a_rebuild_recovers(
     path = _index_file(work / "idx", name)
     path.write_bytes(DAMAGES[damage](path.read_bytes()))
     for args in (["ask", QUESTION, "--no-refresh"], ["check"], ["info"]):
-        result = _run(*args, "--index", "idx", cwd=work)
+        result = run_cli(*args, "--index", "idx", cwd=work)
         assert "Traceback" not in result.stderr + result.stdout, (args, result.stderr)
         if name == "embeddings.sqlite":  # only a cache: questions never read it
             assert result.returncode == 0, (args, result.stderr)
         elif args == ["check"] and result.returncode == 1 and not result.stderr:
             assert result.stdout.startswith("problem: "), result.stdout  # what check found
         else:
-            _one_line(result)
-    rebuilt = _run("index", docs, "--index", "idx", "--rebuild", "-q", cwd=work)
+            one_line(result)
+    rebuilt = run_cli("index", docs, "--index", "idx", "--rebuild", "-q", cwd=work)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert _documents(work / "idx") == {f.name for f in SEED_FILES[:3]}

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from ..errors import SemsearchError
 from ..extras import install_command
+from ..storage.manifest import INDEX_TYPES
 from . import ask as ask_command
 from . import console, options
 from .serve import mcp, serve
@@ -34,9 +35,32 @@ app = typer.Typer(
         "The first question builds index/ from seeds/ if there is no index yet."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"semsearch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool | None,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Show the version and exit.",
+        ),
+    ] = None,
+) -> None:
+    """Multilingual semantic search over a folder of documents."""
 
 
 @app.command(help=options.ASK)
@@ -101,6 +125,7 @@ def index_cmd(
         str | None,
         typer.Option(
             "--index-type",
+            metavar="|".join(INDEX_TYPES),
             help="Vector index: auto (exact below 20,000 passages, IVF above), flat (exact), "
             "hnsw or ivf (approximate, 8-bit). Default: the index's own, else auto.",
             show_default=False,
@@ -263,7 +288,12 @@ def eval_cmd(
     index: IndexDir = None,
     mode: Annotated[
         list[str] | None,
-        typer.Option("--mode", help="Mode(s) to measure (default: all three).", show_default=False),
+        typer.Option(
+            "--mode",
+            help="Mode(s) to measure, repeatable (default: all three).",
+            metavar=options.MODE.metavar,
+            show_default=False,
+        ),
     ] = None,
     side: Annotated[
         str | None,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..search.ranking import MODES
+
 
 @dataclass(frozen=True)
 class Option:
@@ -17,6 +19,8 @@ class Option:
     help: str
     default: Any = None
     envvar: str | None = None
+    metavar: str | None = None
+    """How ``--help`` shows the value: the choices, where there are a few."""
 
 
 INDEX = Option(
@@ -28,6 +32,7 @@ MODE = Option(
     ("--mode",),
     "hybrid (meaning, words and names), dense (meaning only) or lexical (words and names).",
     "hybrid",
+    metavar="|".join(MODES),
 )
 TOP = Option(("-k", "--top"), "How many passages to show.", 5)
 REFRESH = Option(

@@ -21,7 +21,9 @@ IndexDir = Annotated[
 ]
 Json = Annotated[bool, typer.Option(*options.JSON.flags, help=options.JSON.help)]
 Quiet = Annotated[bool, typer.Option(*options.QUIET.flags, help=options.QUIET.help)]
-Mode = Annotated[str, typer.Option(*options.MODE.flags, help=options.MODE.help)]
+Mode = Annotated[
+    str, typer.Option(*options.MODE.flags, help=options.MODE.help, metavar=options.MODE.metavar)
+]
 
 TOKEN_ENV = "SEMSEARCH_TOKEN"
 Token = Annotated[

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 from mcp.types import INVALID_REQUEST, PARSE_ERROR
 
-from .servers import SEMSEARCH, free_port
-from .test_serve import corpus  # noqa: F401  (a fixture)
+from ..servers import SEMSEARCH, free_port
 
 SURROGATE = (
     b'{"jsonrpc": "2.0", "id": %d, "method": "tools/call", '
@@ -84,7 +83,7 @@ def _call(request_id: int, tool: str, arguments: dict[str, Any]) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def stdio(corpus: Path) -> Iterator[RawStdio]:  # noqa: F811
+def stdio(corpus: Path) -> Iterator[RawStdio]:
     server = RawStdio(corpus / "index")
     yield server
     assert server.close() == 0
@@ -158,7 +157,7 @@ INITIALIZE = {
 
 
 @pytest.fixture(scope="module")
-def mcp_http(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: F811
+def mcp_http(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import socket
     import time
 
@@ -205,7 +204,7 @@ def test_mcp_over_http_refuses_a_foreign_host_and_origin(mcp_http: str) -> None:
     assert _post(mcp_http, Origin=mcp_http, **auth).status_code == 200
 
 
-def test_an_empty_token_is_refused_for_mcp_too(corpus: Path) -> None:  # noqa: F811
+def test_an_empty_token_is_refused_for_mcp_too(corpus: Path) -> None:
     import os
 
     env = {**os.environ, "SEMSEARCH_TOKEN": ""}

@@ -5,15 +5,14 @@ substring of the passage that answers each one.
 """
 
 import csv
-from pathlib import Path
 
 import pytest
 
 from semsearch import Index
 
-from .conftest import QAIM, SEEDS
+from ..conftest import QAIM, REPO, SEEDS
 
-EVAL = Path(__file__).parent / "data" / "seeds_eval.tsv"
+EVAL = REPO / "tests" / "data" / "seeds_eval.tsv"
 
 
 def _load() -> list[tuple[str, str]]:

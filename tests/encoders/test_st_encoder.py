@@ -18,7 +18,7 @@ from semsearch.encoders.st import _prompts, fingerprint
 from semsearch.errors import EncoderError, EncoderMismatchError, MissingDependencyError
 from semsearch.extras import install_command
 
-from .conftest import write
+from ..conftest import write
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from semsearch.encoders.ensemble import (
 )
 from semsearch.errors import EncoderError, EncoderMismatchError
 
-from .conftest import QAIM, write
+from ..conftest import QAIM, write
 
 PASSAGES = [QAIM, "وصفة لخبز الخبز في المنزل", "Die Regierung erhöhte die Steuern im Jahr 2020."]
 

@@ -8,7 +8,7 @@ from semsearch.errors import InputError
 from semsearch.text.chunking import ChunkingConfig, chunk, collapse_spaces
 from semsearch.text.sources import read_text
 
-from .conftest import QAIM, SEEDS
+from ..conftest import QAIM, SEEDS
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 

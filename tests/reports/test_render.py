@@ -13,7 +13,7 @@ from semsearch.errors import InputError
 from semsearch.reports import compare, near_duplicates, search_many
 from semsearch.reports.render import to_html, write
 
-from .conftest import CHROMIUM_FLAGS, QAIM
+from ..conftest import CHROMIUM_FLAGS, QAIM
 
 QUESTIONS = [
     "when did the Qaim base handover happen",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SEEDS, write
-from .servers import Server
+from ..conftest import SEEDS, write
+from ..servers import Server
 
 pytestmark = pytest.mark.slow
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")

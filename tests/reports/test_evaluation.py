@@ -10,7 +10,7 @@ from semsearch.cli.app import app
 from semsearch.errors import InputError
 from semsearch.reports.evaluation import evaluate, read_qrels
 
-from .conftest import QAIM, write
+from ..conftest import QAIM, write
 
 QRELS = (
     "question\texpected\n"

@@ -2,7 +2,7 @@ import pytest
 
 from semsearch.text.cleaning import boilerplate_reason, word_count
 
-from .conftest import SEEDS
+from ..conftest import SEEDS
 
 
 @pytest.mark.parametrize(

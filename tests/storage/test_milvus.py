@@ -21,8 +21,8 @@ from semsearch.extras import install_command
 from semsearch.index import update
 from semsearch.storage.milvus.address import parse_store
 
-from .conftest import QAIM, REPO, SEEDS, write
-from .servers import free_port
+from ..conftest import QAIM, REPO, SEEDS, write
+from ..servers import free_port
 
 pytestmark = pytest.mark.slow
 

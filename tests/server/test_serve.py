@@ -23,21 +23,11 @@ import pytest
 from semsearch import Index
 from semsearch.extras import install_command
 
-from .conftest import CHROMIUM_FLAGS, QAIM, SEEDS, write
-from .servers import SEMSEARCH, Server, free_port
+from ..conftest import CHROMIUM_FLAGS, QAIM, write
+from ..servers import SEMSEARCH, Server, free_port
 
 T = TypeVar("T")
 QUESTION = "when did the Qaim base handover happen"
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The seeds, and a folder a writable server may add to."""
-    root = tmp_path_factory.mktemp("served")
-    shutil.copytree(SEEDS, root / "seeds")
-    (root / "inbox").mkdir()
-    Index.create([root / "seeds"], root / "index").close()
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 from semsearch.errors import InputError, UnreadableFileError
 from semsearch.text.sources import discover, file_states, is_under, read_text
 
-from .conftest import SEEDS, write
+from ..conftest import SEEDS, write
 
 
 def test_discover_walks_folders_for_text_files_only(tmp_path: Path) -> None:

@@ -19,16 +19,16 @@ from semsearch import Index
 from semsearch.readers import read_text
 from semsearch.text.sources import Rules
 
-from .conftest import SEEDS, write
-from .servers import Server
-from .test_faults import _one_line, _run
+from ..commands import one_line, run_cli
+from ..conftest import SEEDS, write
+from ..servers import Server
 
 MODEL = ("--model", "e5-small-q4")
 SECRET = "the launch code of the vault is zebra-tango-nine"
 
 
 def _index(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess, dict]:
-    result = _run("index", *args, "--index", "idx", "--json", *MODEL, cwd=cwd)
+    result = run_cli("index", *args, "--index", "idx", "--json", *MODEL, cwd=cwd)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     return result, json.loads(result.stdout)
@@ -84,9 +84,9 @@ def test_a_path_that_cannot_be_walked_is_one_line(
     (docs / "loop").symlink_to(docs / "loop")
     os.mkfifo(docs / "pipe")
     model = MODEL if command == "index" else ()
-    result = _run(command, named, "--index", "idx", *model, cwd=docs, timeout=60)
-    assert _one_line(result).startswith(f"error: {said}")
-    assert _names(json.loads(_run("info", "--index", "idx", "--json", cwd=docs).stdout)) == {
+    result = run_cli(command, named, "--index", "idx", *model, cwd=docs, timeout=60)
+    assert one_line(result).startswith(f"error: {said}")
+    assert _names(json.loads(run_cli("info", "--index", "idx", "--json", cwd=docs).stdout)) == {
         "a.txt"
     }
 
@@ -109,7 +109,7 @@ def test_hidden_files_named_explicitly_are_skipped_unless_asked(docs: Path) -> N
     assert result.stderr.count("hidden; name it with --hidden") == 3
     assert not any(".env" in s or ".git" in s for s in info["sources"])
     # a refresh before a question does not take them in either
-    asked = _run("ask", "launch code vault", "--index", "idx", "--json", cwd=docs)
+    asked = run_cli("ask", "launch code vault", "--index", "idx", "--json", cwd=docs)
     assert asked.returncode == 0, asked.stderr
     assert SECRET not in asked.stdout
     _, info = _index(*named, "--hidden", cwd=docs)
@@ -125,10 +125,10 @@ def test_a_file_emptied_or_broken_leaves_the_index(docs: Path) -> None:
     assert info["changes"]["removed"] == 2 and info["documents"] == 0
     assert "a.txt: empty file" in result.stderr
     assert "b.txt: not valid UTF-8" in result.stderr
-    check = _run("check", "--index", "idx", cwd=docs)
+    check = run_cli("check", "--index", "idx", cwd=docs)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "changed on disk" not in check.stdout
-    asked = _run("ask", "Baghdad withdrawal", "--index", "idx", "--json", cwd=docs)
+    asked = run_cli("ask", "Baghdad withdrawal", "--index", "idx", "--json", cwd=docs)
     assert "a.txt" not in asked.stdout and "b.txt" not in asked.stdout
     with Index.open(docs / "idx") as idx:  # what GET /documents lists and DELETE takes
         assert idx.documents() == []
@@ -141,7 +141,7 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_said(docs: Path) -> None:
     result, info = _index("docs", cwd=docs)
     assert _names(info) == {"a.txt"}
     assert "docs/\\xff\\xfe.txt: its name is not valid UTF-8" in result.stderr
-    asked = _run("ask", "Baghdad withdrawal", "--index", "idx", cwd=docs)
+    asked = run_cli("ask", "Baghdad withdrawal", "--index", "idx", cwd=docs)
     assert asked.returncode == 0 and "Traceback" not in asked.stderr, asked.stderr
 
 
@@ -158,7 +158,7 @@ def test_a_file_over_the_size_limit_is_skipped_with_one_line(docs: Path) -> None
     assert _names(info) == {"a.txt"}, result.stderr
     lines = [line for line in result.stderr.splitlines() if "big.txt" in line]
     assert len(lines) == 1 and "over the" in lines[0] and "--max-file-size" in lines[0]
-    bad = _run("index", "docs", "--index", "idx", "--max-file-size", "lots", cwd=docs)
+    bad = run_cli("index", "docs", "--index", "idx", "--max-file-size", "lots", cwd=docs)
     assert bad.returncode != 0 and "--max-file-size 'lots'" in bad.stderr
     assert "Traceback" not in bad.stderr
 
@@ -188,7 +188,7 @@ def test_formats_not_read_are_counted_once_per_walk(docs: Path) -> None:
 def test_a_binary_document_named_explicitly_gets_no_iconv_hint(docs: Path) -> None:
     pdf = docs / "docs" / "report.pdf"
     pdf.write_bytes(b"%PDF-1.4\n\xe2\x28\xa1 stream")
-    result = _run("index", "docs/report.pdf", "docs", "--index", "idx", *MODEL, cwd=docs)
+    result = run_cli("index", "docs/report.pdf", "docs", "--index", "idx", *MODEL, cwd=docs)
     assert result.returncode == 0, result.stderr
     line = next(x for x in result.stderr.splitlines() if "report.pdf" in x)
     assert "a .pdf file" in line and "iconv" not in line

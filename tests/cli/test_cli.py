@@ -1,10 +1,7 @@
 """The CLI as a user runs it: typer's runner in-process, and the real console script."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +9,8 @@ from typer.testing import CliRunner
 
 from semsearch.cli.app import app
 
-from .conftest import QAIM, SEEDS
+from ..commands import run_cli
+from ..conftest import QAIM, SEEDS
 
 QUESTION = "when did the Qaim base handover happen"
 runner = CliRunner()
@@ -28,18 +26,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SEMSEARCH_INDEX", raising=False)
     return tmp_path
-
-
-def _semsearch() -> list[str]:
-    script = Path(sys.executable).parent / "semsearch"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "semsearch"]
-
-
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "SEMSEARCH_INDEX"}
-    return subprocess.run(
-        [*_semsearch(), *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
-    )
 
 
 def test_first_ask_builds_the_index_from_seeds_then_answers(workdir: Path) -> None:
@@ -59,12 +45,12 @@ def test_first_ask_builds_the_index_from_seeds_then_answers(workdir: Path) -> No
 
 
 def test_the_console_script_answers_in_a_fresh_folder(workdir: Path) -> None:
-    first = _run("ask", QUESTION, "-k", "3", cwd=workdir)
+    first = run_cli("ask", QUESTION, "-k", "3", cwd=workdir)
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("1. ")
     assert QAIM in first.stdout.split("\n2. ")[0]
     assert "seeds/000_13cb502306774242.txt:" in first.stdout
-    again = _run("ask", QUESTION, "--json", "-k", "2", cwd=workdir)
+    again = run_cli("ask", QUESTION, "--json", "-k", "2", cwd=workdir)
     assert again.returncode == 0 and again.stderr == ""  # index reused: nothing rebuilt
     hits = json.loads(again.stdout)["hits"]
     assert len(hits) == 2 and QAIM in hits[0]["text"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_faults import _env, _one_line, _run, _semsearch
+from ..commands import clean_env, one_line, run_cli, semsearch_command
 
 HOSTILE = "\x1b[2J\x1b]52;c;SGVsbG8=\x07\x9b31m"
 TEXT = (
@@ -42,18 +42,18 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (work / "docs").mkdir()
     (work / "docs" / NAME).write_text(TEXT, encoding="utf-8")
     (work / "docs" / "plain.txt").write_text("Mountains and rivers far away.\n", encoding="utf-8")
-    built = _run("index", "docs", "--index", "idx", cwd=work)
+    built = run_cli("index", "docs", "--index", "idx", cwd=work)
     assert built.returncode == 0, built.stderr
     return work
 
 
 def _ask_bytes(work: Path, *args: str) -> bytes:
     result = subprocess.run(
-        [*_semsearch(), "ask", QUESTION, "--index", "idx", "-k", "2", *args],
+        [*semsearch_command(), "ask", QUESTION, "--index", "idx", "-k", "2", *args],
         cwd=work,
         capture_output=True,
         timeout=120,
-        env=_env(),
+        env=clean_env(),
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -73,12 +73,12 @@ def test_ask_on_a_terminal_writes_only_its_own_styles(hostile: Path) -> None:
     leader, follower = pty.openpty()
     try:
         proc = subprocess.Popen(
-            [*_semsearch(), "ask", QUESTION, "--index", "idx", "-k", "2"],
+            [*semsearch_command(), "ask", QUESTION, "--index", "idx", "-k", "2"],
             cwd=hostile,
             stdin=subprocess.DEVNULL,
             stdout=follower,
             stderr=subprocess.PIPE,
-            env=_env(),
+            env=clean_env(),
         )
         os.close(follower)
         out = b""
@@ -111,11 +111,11 @@ def test_json_keeps_the_exact_text_and_name(hostile: Path) -> None:
 def test_a_report_shows_document_text_escaped(hostile: Path) -> None:
     (hostile / "questions.txt").write_text(QUESTION + "\n", encoding="utf-8")
     result = subprocess.run(
-        [*_semsearch(), "report", "queries", "questions.txt", "--index", "idx", "-k", "1"],
+        [*semsearch_command(), "report", "queries", "questions.txt", "--index", "idx", "-k", "1"],
         cwd=hostile,
         capture_output=True,
         timeout=120,
-        env=_env(),
+        env=clean_env(),
     )
     assert result.returncode == 0, result.stderr
     assert not FOREIGN.search(result.stdout) and b"\x1b" not in result.stdout, result.stdout
@@ -126,8 +126,8 @@ def test_a_question_that_is_not_utf8_gets_one_line(hostile: Path) -> None:
     """``semsearch ask $'\\xff\\xfe q'``: the quick path, then typer's (which the
     quick parser hands anything it cannot take)."""
     question = os.fsdecode(b"\xff\xfe q")
-    quick = _run("ask", question, "--index", "idx", cwd=hostile)
-    assert "not UTF-8" in _one_line(quick), quick.stderr
+    quick = run_cli("ask", question, "--index", "idx", cwd=hostile)
+    assert "not UTF-8" in one_line(quick), quick.stderr
     typer_cli = "import sys; from semsearch.cli.app import app; app(sys.argv[1:])"
     typer_path = subprocess.run(
         [sys.executable, "-c", typer_cli, "ask", question, "--index", "idx"],
@@ -135,6 +135,6 @@ def test_a_question_that_is_not_utf8_gets_one_line(hostile: Path) -> None:
         capture_output=True,
         text=True,
         timeout=120,
-        env=_env(),
+        env=clean_env(),
     )
-    assert "not UTF-8" in _one_line(typer_path), typer_path.stderr
+    assert "not UTF-8" in one_line(typer_path), typer_path.stderr

@@ -22,8 +22,8 @@ import pytest
 from semsearch import Index
 from semsearch.server.service import _chunks
 
-from .conftest import QAIM, SEEDS, write
-from .servers import SEMSEARCH, Server
+from ..conftest import QAIM, SEEDS, write
+from ..servers import SEMSEARCH, Server
 
 TOKEN = "t0ken-from-a-file"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -14,7 +14,7 @@ from semsearch.reports import (
     thresholds,
 )
 
-from .conftest import QAIM, SEEDS, write
+from ..conftest import QAIM, SEEDS, write
 
 SEED_000 = "000_13cb502306774242.txt"
 SEED_004 = "004_bf77667ad34e270b.txt"
