@@ -1,10 +1,10 @@
 """The :class:`Index`: the one object a program (the CLI, a chatbot) uses.
 
-It binds an encoder to a storage backend (:mod:`.backend`) and has a few
+It binds an encoder to a storage backend (:mod:`semsearch.storage.base`) and has a few
 verbs: :meth:`Index.open` and :meth:`Index.create` to get one; :meth:`~Index.add`,
-:meth:`~Index.remove` and :meth:`~Index.sync` to change it (:mod:`.writer` does
+:meth:`~Index.remove` and :meth:`~Index.sync` to change it (:mod:`semsearch.indexing.writer` does
 the work); :meth:`~Index.search` and :meth:`~Index.search_many` to ask it
-(:mod:`.retrieve`); and whole-collection reads for reports.
+(:mod:`semsearch.search.pipeline`); and whole-collection reads for reports.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class Index:
         the same encoder and chunking is updated in place (unchanged passages
         keep their vectors); anything else is built afresh. Raises
         :class:`InputError` if no document could be indexed, leaving any
-        previous index untouched. ``rules`` bound what is read (see :class:`.sources.Rules`).
+        previous index untouched. ``rules`` bound what is read (see :class:`~semsearch.text.sources.Rules`).
         """
         directory = index_dir(directory)
         try:
@@ -133,7 +133,7 @@ class Index:
 
         With ``prune``, indexed documents under ``paths`` whose files are gone are
         removed too. Documents elsewhere are left alone. ``rules`` (see
-        :class:`.sources.Rules`): links may lead only inside the named paths (or
+        :class:`~semsearch.text.sources.Rules`): links may lead only inside the named paths (or
         ``rules.within``), hidden paths and files over the size limit are left out.
         """
         from .indexing.writer import WriteRequest, write_files
@@ -305,8 +305,8 @@ def update(
     The index is created afresh (reusing cached vectors) when there is none, when
     ``rebuild`` is set, or when the encoder or chunking differ from the index's;
     otherwise new and changed files are added (and gone ones removed with ``prune``).
-    ``store`` (see :mod:`.stores`) moves the passages to Milvus; without it they stay
-    where the index keeps them. ``rules`` bound what is read (see :class:`.sources.Rules`);
+    ``store`` (see :mod:`semsearch.storage`) moves the passages to Milvus; without it they stay
+    where the index keeps them. ``rules`` bound what is read (see :class:`~semsearch.text.sources.Rules`);
     recorded sources were accepted when recorded, hidden or not.
     """
     from dataclasses import replace

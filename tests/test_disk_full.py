@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .commands import clean_env, one_line, run_cli, semsearch_command
 from .conftest import SEEDS
 
@@ -36,6 +38,7 @@ def _on_a_full_disk(limit: int, *args: str, cwd: Path) -> subprocess.CompletedPr
     )
 
 
+@pytest.mark.slow
 def test_a_full_disk_keeps_the_cache_and_the_index(tmp_path: Path) -> None:
     seeds = sorted(SEEDS.glob("*.txt"))
     for name, files in (("docs", seeds[:2]), ("more", seeds[2:])):
@@ -54,6 +57,7 @@ def test_a_full_disk_keeps_the_cache_and_the_index(tmp_path: Path) -> None:
     assert after == before  # no set-aside, no leftover, the cache byte for byte
 
 
+@pytest.mark.slow
 def test_a_disk_full_while_the_passages_are_written_says_so_and_leaves_no_generation(
     tmp_path: Path,
 ) -> None:
@@ -119,6 +123,7 @@ def test_reading_with_no_room_for_the_shared_memory_file_is_not_called_damage(
     assert run_cli("ask", "Qaim base", "--index", "idx", cwd=tmp_path).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_full_disk_at_the_manifest_is_told_as_what_it_is(tmp_path: Path) -> None:
     """A build afresh has not taken effect (its files go); an in-place write has:
     it is said to be stored, and it is."""

@@ -1,6 +1,6 @@
 """Every option the CLI shares, defined once: flags, help, default.
 
-The typer CLI (:mod:`.cli`) builds its options from these, and so does the
+The typer CLI (:mod:`semsearch.cli.app`) builds its options from these, and so does the
 quick path that answers ``semsearch ask`` without loading typer (:mod:`.entry`).
 Plain data: importing this module costs nothing.
 """

@@ -1,5 +1,5 @@
 """The search pipeline: from question vectors to ranked, deduplicated,
-highlighted hits, over any storage backend's :class:`~.backend.Snapshot`.
+highlighted hits, over any storage backend's :class:`~semsearch.storage.base.Snapshot`.
 
 For each question: candidates from the vector index, from BM25 and from name
 matches; every candidate scored on every signal (passage and best-sentence

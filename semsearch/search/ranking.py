@@ -31,7 +31,7 @@ class Weights:
     lexical: float = 0.01
     """Largest bonus BM25 adds to a cosine (the best BM25 match of a question gets it all)."""
     names: float = 0.03
-    """Largest bonus a name/number match adds to a cosine (see skeletons.py)."""
+    """Largest bonus a name/number match adds to a cosine (see semsearch.text.names)."""
 
 
 @dataclass(frozen=True)

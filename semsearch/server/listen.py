@@ -13,7 +13,7 @@
 - **A repeated error is logged once** and then counted (``Too many open files``
   would otherwise fill the log).
 - **SIGTERM or Ctrl-C** stops taking connections and lets the requests in flight
-  finish (each is bounded: see :mod:`.api`); a second one stops at once, and
+  finish (each is bounded: see :mod:`semsearch.server.http`); a second one stops at once, and
   those still running get 503 with Retry-After.
 """
 

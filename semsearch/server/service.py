@@ -1,7 +1,7 @@
-"""One warm index behind a network edge: what the HTTP API (:mod:`.api`) and the
-MCP tools (:mod:`.tools`) both call, so that they answer alike.
+"""One warm index behind a network edge: what the HTTP API (:mod:`semsearch.server.http`) and the
+MCP tools (:mod:`semsearch.server.mcp_tools`) both call, so that they answer alike.
 
-It adds to :class:`~.index.Index` what a caller on the other side of a socket
+It adds to :class:`~semsearch.index.Index` what a caller on the other side of a socket
 needs: bounds on what one request may ask (k, question length, batch size),
 JSON-ready answers, and a fence around the file system: a client names files
 only inside the roots the server was started with (and the index's own

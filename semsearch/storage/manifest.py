@@ -74,7 +74,7 @@ class Manifest:
     ann_stale: int = 0
     """Vectors in the base file whose passages are gone (skipped when searching)."""
     store: str = ""
-    """Where the passages live when not in this folder: a Milvus address (see stores.py)."""
+    """Where the passages live when not in this folder: a Milvus address (see semsearch.storage)."""
     format: int = FORMAT_VERSION
     tool: str = field(default="semsearch")
 

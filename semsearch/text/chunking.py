@@ -68,7 +68,7 @@ class ChunkingConfig:
 
 def chunk(text: str, config: ChunkingConfig = ChunkingConfig()) -> list[tuple[int, int]]:
     """Cut ``text`` into passages: (start, end) offsets, ``text[start:end]`` each
-    (see the module docstring); in a file, each is a :class:`~.records.Location`."""
+    (see the module docstring); in a file, each is a :class:`~semsearch.records.Location`."""
     spans: list[tuple[int, int]] = []
     arabic = _is_arabic(text)
     for run in _runs(text):

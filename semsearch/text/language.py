@@ -1,7 +1,7 @@
 """Guessing a question's language, cheaply: by its script, and for Latin script
 by a few common words.
 
-Only what the dense signals need (see :mod:`.encoders.ensemble`): which mean
+Only what the dense signals need (see :mod:`~semsearch.encoders.ensemble`): which mean
 question vector to remove (centering), and whether the second encoder was
 trained on the language. A wrong guess between close languages costs little;
 ``None`` (no idea) falls back to treatments that suit every language.

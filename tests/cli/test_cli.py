@@ -44,6 +44,7 @@ def test_first_ask_builds_the_index_from_seeds_then_answers(workdir: Path) -> No
     assert "embedding" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_console_script_answers_in_a_fresh_folder(workdir: Path) -> None:
     first = run_cli("ask", QUESTION, "-k", "3", cwd=workdir)
     assert first.returncode == 0, first.stderr
@@ -56,6 +57,7 @@ def test_the_console_script_answers_in_a_fresh_folder(workdir: Path) -> None:
     assert len(hits) == 2 and QAIM in hits[0]["text"]
 
 
+@pytest.mark.slow
 def test_ask_refreshes_after_a_seed_changes(workdir: Path) -> None:
     assert runner.invoke(app, ["ask", QUESTION]).exit_code == 0
     new = workdir / "seeds" / "005_new.txt"
@@ -68,6 +70,7 @@ def test_ask_refreshes_after_a_seed_changes(workdir: Path) -> None:
     assert json.loads(result.stdout)["hits"][0]["source"] == "seeds/005_new.txt"
 
 
+@pytest.mark.slow
 def test_index_command_and_info(workdir: Path, tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
     result = runner.invoke(app, ["index", "seeds", "--index", str(target), "--json"])
@@ -114,6 +117,7 @@ def test_no_index_and_no_seeds_says_how_to_build_one(tmp_path: Path, monkeypatch
     assert "semsearch index PATH" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_corrupt_index_is_reported_and_kept(workdir: Path) -> None:
     assert runner.invoke(app, ["ask", QUESTION]).exit_code == 0
     manifest = workdir / "index" / "manifest.json"
@@ -126,6 +130,7 @@ def test_a_corrupt_index_is_reported_and_kept(workdir: Path) -> None:
     assert runner.invoke(app, ["ask", QUESTION]).exit_code == 0
 
 
+@pytest.mark.slow
 def test_skipped_files_are_warned_about_and_the_rest_indexed(workdir: Path) -> None:
     (workdir / "seeds" / "broken.txt").write_bytes(b"\xff\xfe bad bytes")
     result = runner.invoke(app, ["index", "seeds"])
@@ -141,6 +146,7 @@ def test_help_teaches(workdir: Path) -> None:
     assert "semsearch ask" in result.stdout and "index" in result.stdout
 
 
+@pytest.mark.slow
 def test_report_queries_writes_each_format_and_prints_json(workdir: Path) -> None:
     questions = workdir / "questions.txt"
     questions.write_text(f"{QUESTION}\nhow many soldiers in Syria\n", encoding="utf-8")
@@ -158,6 +164,7 @@ def test_report_queries_writes_each_format_and_prints_json(workdir: Path) -> Non
     assert text.stdout.startswith(f"? {QUESTION}\n  1. ")
 
 
+@pytest.mark.slow
 def test_report_duplicates_and_compare_from_the_cli(workdir: Path) -> None:
     assert runner.invoke(app, ["index", "seeds", "-q"]).exit_code == 0
     dup = runner.invoke(app, ["report", "duplicates", "--json", "-q"])
@@ -169,6 +176,7 @@ def test_report_duplicates_and_compare_from_the_cli(workdir: Path) -> None:
     assert 'dir="auto"' in (workdir / "c.html").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -186,6 +194,7 @@ def test_report_errors_are_one_line(workdir: Path, args: list[str], message: str
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_index_adds_updates_prunes_and_removes_incrementally(workdir: Path) -> None:
     assert runner.invoke(app, ["index", "seeds", "-q"]).exit_code == 0
     extra = workdir / "more"
@@ -223,6 +232,7 @@ def test_index_adds_updates_prunes_and_removes_incrementally(workdir: Path) -> N
     assert rebuilt["documents"] == 5 and rebuilt["changes"]["embedded"] > 0
 
 
+@pytest.mark.slow
 def test_check_reports_a_sound_index_then_a_desynchronised_one(workdir: Path) -> None:
     import faiss
     import numpy as np

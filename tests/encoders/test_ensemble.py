@@ -64,6 +64,7 @@ activations amplify (README, Centering); one question more or less moves a mean
 further than this, as the test below checks."""
 
 
+@pytest.mark.slow
 def test_the_shipped_question_means_are_those_of_the_shipped_questions() -> None:
     """If this fails, the questions or a bundled model changed: run bench/question_means.py."""
     assert shipped_questions_digest() == questions_digest(example_questions())
@@ -76,6 +77,7 @@ def test_the_shipped_question_means_are_those_of_the_shipped_questions() -> None
             assert np.allclose(shipped[lang], mean, atol=ENGINE_NOISE), (name, lang)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [E5_ENCODER, USE_ENCODER])
 def test_the_means_check_notices_one_question_less(name: str) -> None:
     encoder = load_encoder(name)
@@ -113,6 +115,7 @@ def test_an_index_records_its_set_and_refuses_another_encoder(
     assert again.encoder.spec() == recorded
 
 
+@pytest.mark.slow
 def test_a_single_model_index_still_builds_and_answers(seeds_copy: Path, tmp_path: Path) -> None:
     idx = Index.create([seeds_copy], tmp_path / "e5", encoder=E5_ENCODER)
     assert Index.open(idx.directory).encoder.name == E5_ENCODER
@@ -132,6 +135,7 @@ def _load_use_in_a_new_process(cache: Path) -> list[float]:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_use_is_unpacked_once_and_a_damaged_cache_is_ignored(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first = _load_use_in_a_new_process(cache)

@@ -228,7 +228,8 @@ def test_update_adds_or_creates_as_needed(
     assert idx.manifest.documents == 2 and len(changes.removed) == 1
 
 
-def test_incremental_updates_give_the_same_results_as_a_freshbuild(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_incremental_updates_give_the_same_results_as_a_fresh_build(tmp_path: Path) -> None:
     """Add, change and delete files on a live index; then compare with a build from scratch."""
     lines = [
         line

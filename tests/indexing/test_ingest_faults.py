@@ -145,6 +145,7 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_said(docs: Path) -> None:
     assert asked.returncode == 0 and "Traceback" not in asked.stderr, asked.stderr
 
 
+@pytest.mark.slow
 def test_a_long_run_of_consonants_is_indexed(docs: Path) -> None:
     uri = "data:image/png;base64," + "iVBORwKGgoAAAANSUhEUgAAAAEAAAAB" * 240  # letters only
     write(docs / "docs" / "page.md", f"A news page.\n\n![logo]({uri})\n\nBaghdad talks.\n")

@@ -38,6 +38,7 @@ class CountingEncoder:
         return self.real.spec()
 
 
+@pytest.mark.slow
 def test_a_batch_of_200_questions_is_one_encoder_call_and_one_vector_search(
     seeds_index: Index, monkeypatch
 ) -> None:
@@ -87,6 +88,7 @@ def test_the_similarity_matrix_is_symmetric_with_a_unit_diagonal(seeds_index: In
     assert ((similarity > 0.5) & (similarity <= 1.0)).all()
 
 
+@pytest.mark.slow
 def test_an_edited_copy_across_documents_is_a_near_duplicate_pair(tmp_path: Path) -> None:
     corpus = tmp_path / "seeds"
     shutil.copytree(SEEDS, corpus)

@@ -216,6 +216,7 @@ def test_a_batch_of_long_questions_is_embedded_a_few_at_a_time() -> None:
     assert [len(c) for c in _chunks(long + short)] == [1, 1, 1, 1, 4, 16, 16, 5]
 
 
+@pytest.mark.slow
 def test_a_single_question_is_not_starved_by_batches(server: Server) -> None:
     """Two batches of 200 long questions at the most passages a request may ask
     for; a question sent while they run waits for a chunk of one, not for the
@@ -243,12 +244,14 @@ def test_a_single_question_is_not_starved_by_batches(server: Server) -> None:
 # -- item 12: connections ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_connection_that_never_finishes_its_head_is_closed(server: Server) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as half_open:
         half_open.sendall(b"GET /health HTTP/1.1\r\nHost: 127")
         assert half_open.recv(1024) == b""  # closed by the server, not by the timeout
 
 
+@pytest.mark.slow
 def test_half_open_connections_use_up_neither_places_nor_files(corpus: Path) -> None:
     """Far more half-open connections than the process may hold files: each new
     one closes the oldest waiting, so /health is answered and nothing is logged."""

@@ -161,6 +161,7 @@ def test_a_token_guards_every_route_but_health_and_a_read_only_server_refuses_wr
         assert guarded.stop() == 0
 
 
+@pytest.mark.slow
 def test_sigterm_lets_requests_in_flight_finish(corpus: Path) -> None:
     s = Server(corpus / "index")
     batch = {"queries": [f"question {i} about the coalition withdrawal" for i in range(150)]}
@@ -192,6 +193,7 @@ def _inbox_with_a_long_write(corpus: Path, tmp_path: Path, files: int) -> tuple[
     return tmp_path / "index", inbox
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_a_write_in_flight(corpus: Path, tmp_path: Path) -> None:
     index, inbox = _inbox_with_a_long_write(corpus, tmp_path, files=8)
     s = Server(index, "--allow-writes", "--root", str(inbox))
@@ -204,6 +206,7 @@ def test_sigterm_finishes_a_write_in_flight(corpus: Path, tmp_path: Path) -> Non
     assert len(Index.open(index).documents()) == 5 + 8
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_answers_503_and_keeps_the_index_as_it_was(
     corpus: Path, tmp_path: Path
 ) -> None:

@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 
 from semsearch.indexing.signals import new_passage
-from semsearch.storage.local.database import Store
+from semsearch.storage.local.database import Database
 from semsearch.text.lexical import terms
 from semsearch.text.names import passage_terms
 
 
-def _store(tmp_path: Path, texts: list[str]) -> Store:
-    store = Store(tmp_path / "passages.sqlite", readonly=False)
+def _store(tmp_path: Path, texts: list[str]) -> Database:
+    store = Database(tmp_path / "passages.sqlite", readonly=False)
     for n, text in enumerate(texts):
         store.add_passage(new_passage(f"{n:064d}", text, _vector(n), []))
     store.commit()
@@ -36,14 +36,14 @@ def test_a_write_is_one_transaction_that_readers_see_once_committed(tmp_path: Pa
     first.use_wal()  # as a committed index is
     first.close()
     path = tmp_path / "passages.sqlite"
-    reader = Store(path, readonly=True)
+    reader = Database(path, readonly=True)
     version = reader.data_version()
-    writer = Store(path, readonly=False)
+    writer = Database(path, readonly=False)
     writer.add_passage(new_passage("f" * 64, "second passage", _vector(1), []))
     assert reader.snapshot()[2] == 1 and reader.data_version() == version  # not yet
     writer.close()  # without commit: rolled back
     assert reader.snapshot()[2] == 1
-    writer = Store(path, readonly=False)
+    writer = Database(path, readonly=False)
     writer.add_passage(new_passage("f" * 64, "second passage", _vector(1), []))
     writer.put_manifest("{}")
     writer.commit()

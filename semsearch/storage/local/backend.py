@@ -2,8 +2,8 @@
 
 ``store-N/passages.sqlite`` holds documents, unique passages with their
 vectors, places, sentence vectors, name terms and the word index (see
-:mod:`.store`); ``gen-N/`` holds the finder of the latest write (see
-:mod:`.vectors`); ``manifest.json`` names both (see :mod:`.folder`).
+:mod:`semsearch.storage.local.database`); ``gen-N/`` holds the finder of the latest write (see
+:mod:`.vectors`); ``manifest.json`` names both (see :mod:`semsearch.storage.folder`).
 
 A write changes the database inside one transaction and writes the finder
 (or only its delta) into a new generation folder; committing the transaction,
@@ -45,7 +45,7 @@ from ..manifest import (
     resolve_type,
     write_manifest,
 )
-from .database import Store
+from .database import Database
 from .integrity import audit
 from .snapshot import LocalSnapshot, sqlite_errors_as_corrupt
 
@@ -57,7 +57,7 @@ DATABASE = "passages.sqlite"
 
 @sqlite_errors_as_corrupt
 class LocalBackend:
-    """An index in a folder (see the module docstring and :class:`~.backend.Backend`)."""
+    """An index in a folder (see the module docstring and :class:`~semsearch.storage.base.Backend`)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -123,7 +123,7 @@ class LocalBackend:
         if not database.is_file():
             return Audit({}, 0, 0, (f"{database} is missing",))
         try:
-            store = Store(database, readonly=True)
+            store = Database(database, readonly=True)
             try:
                 recorded, *_ = store.snapshot()
                 manifest = parse_manifest(recorded, database, self.directory) if recorded else outer
@@ -183,7 +183,7 @@ class LocalTransaction:
     """A write in progress: the live database inside one open transaction (or, for
     a build afresh, a new database) and the next generation's finder, staged in a
     hidden folder. Closing it without :meth:`commit` rolls the database back and
-    deletes what was staged (see :class:`~.backend.Transaction`)."""
+    deletes what was staged (see :class:`~semsearch.storage.base.Transaction`)."""
 
     def __init__(
         self,
@@ -215,7 +215,7 @@ class LocalTransaction:
         directory, encoder_spec = self.directory, self.encoder_spec
         self.removed: list[int] = []  # this write's vector changes, for the finder
         self.added: list[int] = []
-        self.store: Store | None = None
+        self.store: Database | None = None
         in_force = self._open_live()
         same = (  # else another model or chunking: a new database
             in_force is not None
@@ -235,7 +235,7 @@ class LocalTransaction:
             shutil.rmtree(folder, ignore_errors=True)  # left by a build that crashed
             try:
                 folder.mkdir()
-                self.store = Store(directory / self.database, readonly=False)
+                self.store = Database(directory / self.database, readonly=False)
             except (OSError, sqlite3.DatabaseError) as exc:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise refused_write(exc, folder) or exc from None
@@ -247,7 +247,7 @@ class LocalTransaction:
         the write builds a new database)."""
         try:
             outer = read_manifest(self.directory)
-            store = Store(self.directory / outer.database, readonly=False)
+            store = Database(self.directory / outer.database, readonly=False)
         except (IndexNotFoundError, IndexCorruptError):
             return None
         except sqlite3.DatabaseError as exc:  # damaged: start anew; a full disk is no reason to
@@ -293,7 +293,7 @@ class LocalTransaction:
         return self.directory / self.database
 
     @property
-    def _db(self) -> Store:
+    def _db(self) -> Database:
         assert self.store is not None
         return self.store
 
@@ -454,7 +454,7 @@ def _load(directory: Path, reuse: Sequence[Finder | ExactFinder] = ()) -> LocalS
 
 
 def _finder(
-    directory: Path, manifest: Manifest, store: Store, reuse: Sequence[Finder | ExactFinder]
+    directory: Path, manifest: Manifest, store: Database, reuse: Sequence[Finder | ExactFinder]
 ) -> Finder | ExactFinder:
     """An exact index's vectors from its database; an approximate one's FAISS files."""
     if manifest.ann == "flat":
@@ -469,7 +469,7 @@ def _finder(
     return load_finder(directory, manifest, reuse=reuse)
 
 
-def _open_store(directory: Path) -> tuple[Store, Manifest, int, int]:
+def _open_store(directory: Path) -> tuple[Database, Manifest, int, int]:
     """The database ``manifest.json`` names, opened for reading, with the manifest
     it records (the one in force), its data version and its passage count."""
     outer = read_manifest(directory)
@@ -478,7 +478,7 @@ def _open_store(directory: Path) -> tuple[Store, Manifest, int, int]:
         raise IndexCorruptError(f"{database} is missing{rebuild_hint(directory)}")
     store = None
     try:
-        store = Store(database, readonly=True)
+        store = Database(database, readonly=True)
         version = store.data_version()
         recorded, _, passages, _ = store.snapshot()
         if recorded is None:

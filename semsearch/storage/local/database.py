@@ -115,7 +115,7 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     return db
 
 
-class Store:
+class Database:
     """A connection to the index's ``passages.sqlite``.
 
     A read-only store never writes (it sees each write once committed) and
@@ -245,7 +245,7 @@ class Store:
         return dict(self._where_in("SELECT sha256, id FROM passages WHERE sha256 IN", hashes))
 
     def add_passage(self, passage: NewPassage) -> int:
-        """Store a unique text with its vector, words and name terms; return its id."""
+        """Database a unique text with its vector, words and name terms; return its id."""
         cur = self._db.execute(
             "INSERT INTO passages (sha256, text, vector) VALUES (?, ?, ?)",
             (passage.sha256, passage.text, to_blob(passage.vector)),
@@ -359,7 +359,7 @@ class Store:
     def _rarest(
         self, keys: list[str], rows: str, argument: Callable[[str], object], budget: int
     ) -> list[str]:
-        """The keys worth reading (see :func:`~.backend.rarest`), each counted by the
+        """The keys worth reading (see :func:`~semsearch.storage.common.rarest`), each counted by the
         query ``rows`` with ``argument(key)``, only up to ``budget + 1``."""
         return rarest(
             {

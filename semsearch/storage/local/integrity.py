@@ -4,7 +4,7 @@ tables keep, each a query that counts the rows breaking it (0 in a sound index).
 from __future__ import annotations
 
 from ..blobs import blob_size
-from .database import Store
+from .database import Database
 
 RULES = {
     "passages whose vector is not {dim} float32s": "SELECT count(*) FROM passages"
@@ -25,7 +25,7 @@ RULES = {
 """What each rule is, and the query counting the rows that break it."""
 
 
-def audit(store: Store, dim: int) -> tuple[list[str], set[int], dict[str, tuple[int, int]]]:
+def audit(store: Database, dim: int) -> tuple[list[str], set[int], dict[str, tuple[int, int]]]:
     """What ``semsearch check`` asks of the database: (problems, passage ids,
     (size, mtime_ns) by document path). Raises sqlite3.DatabaseError if it is
     not a database."""

@@ -1,5 +1,5 @@
 """One committed state of a local index, for reading: what every question of
-:mod:`.retrieve` reads (see :class:`~.backend.Snapshot`). Safe to share between
+:mod:`semsearch.search.pipeline` reads (see :class:`~semsearch.storage.base.Snapshot`). Safe to share between
 threads; replaced, not changed, when another writer commits.
 """
 
@@ -20,7 +20,7 @@ from ..common import rescored
 from ..exact import ExactFinder
 from ..folder import rebuild_hint
 from ..manifest import Manifest
-from .database import Store
+from .database import Database
 
 if TYPE_CHECKING:
     from .vectors import Finder  # FAISS: imported only by approximate indexes and writes
@@ -42,14 +42,14 @@ sqlite_errors_as_corrupt = converting(sqlite3.DatabaseError, _unreadable)
 @sqlite_errors_as_corrupt
 @dataclass(frozen=True)
 class LocalSnapshot:
-    """One committed state, opened for reading (see :class:`~.backend.Snapshot`).
+    """One committed state, opened for reading (see :class:`~semsearch.storage.base.Snapshot`).
 
     ``version`` (the store's data version) and ``stamp`` (of ``manifest.json``)
     are as loaded: when either moves, another writer has committed.
     """
 
     manifest: Manifest
-    store: Store
+    store: Database
     finder: Finder | ExactFinder
     version: int
     stamp: tuple[int, int] | None

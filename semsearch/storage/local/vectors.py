@@ -294,7 +294,7 @@ def next_finder(
 ) -> tuple[Finder, int]:
     """The approximate finder (``kind``: hnsw or ivf) with a write's changes, or a
     new one; and the number of passages it was trained on. (An exact index's
-    finder is the database's vectors: :mod:`.local` reads them again.)
+    finder is the database's vectors: :mod:`semsearch.storage.local` reads them again.)
 
     ``base`` is the manifest the write started from (None: build afresh).
     IVF takes the changes into its delta (see :class:`Finder`), in time proportional to them.

@@ -1,5 +1,5 @@
 """``semsearch check`` on an index in Milvus: the rules its collections keep (see
-:mod:`.milvus_collections`), each counted over every row."""
+:mod:`semsearch.storage.milvus.collections`), each counted over every row."""
 
 from __future__ import annotations
 

@@ -1,14 +1,14 @@
 """The Milvus backend: an index whose passages live in a Milvus collection (Milvus
 Lite on this machine, or a Milvus server or cluster), behind the same
-:class:`~.backend.Backend` as the local folder. The folder keeps only
+:class:`~semsearch.storage.base.Backend` as the local folder. The folder keeps only
 ``manifest.json`` (naming the store) and the embedding cache.
 
 Milvus has no transactions and no locks; each upsert or delete applies row by
 row. A write is made safe by its order and by keys that every writer computes
-alike (see :mod:`.milvus_collections`):
+alike (see :mod:`semsearch.storage.milvus.collections`):
 
 1. new passages, with their sentence vectors, are upserted as they are embedded;
-   readers do not show a passage without a place (:mod:`.milvus_snapshot`);
+   readers do not show a passage without a place (:mod:`semsearch.storage.milvus.snapshot`);
 2. at commit, changed files' places are upserted (some files at a time), then
    their file rows: a file row is what tells the next write the file is done;
 3. passages that lost their last place are deleted;
@@ -207,7 +207,7 @@ class MilvusTransaction:
             )
 
     def _beat(self, unplaced: list[int] | None) -> None:
-        """This write's marker (see :mod:`.milvus_markers`), written anew."""
+        """This write's marker (see :mod:`semsearch.storage.milvus.markers`), written anew."""
         self.c.put_meta(MARKER + self.id, marker(unplaced))
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """The marker row each write to a Milvus index keeps in ``C_meta`` while it runs:
 who runs it, when it last did something, and which passages it is about to
 unplace. Milvus has no transactions; a marker left by a write that will not
-finish tells the next write what to clean up (see :mod:`.milvus`)."""
+finish tells the next write what to clean up (see :mod:`semsearch.storage.milvus`)."""
 
 from __future__ import annotations
 

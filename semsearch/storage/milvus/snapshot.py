@@ -1,6 +1,6 @@
-"""Reading an index that lives in Milvus: what :mod:`.retrieve` asks of a
-:class:`~.backend.Snapshot`, answered by queries on the collections of
-:mod:`.milvus_collections`.
+"""Reading an index that lives in Milvus: what :mod:`semsearch.search.pipeline` asks of a
+:class:`~semsearch.storage.base.Snapshot`, answered by queries on the collections of
+:mod:`semsearch.storage.milvus.collections`.
 
 Milvus has no snapshots: a reader sees each write's rows as they land. What
 keeps answers whole is the order a write lands in (passages, then their
