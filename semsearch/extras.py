@@ -7,11 +7,8 @@ package index; from a clone, pip needs the checkout's path instead. Every
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from importlib import metadata
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 __all__ = ["install_command"]
 
@@ -19,7 +16,12 @@ __all__ = ["install_command"]
 @cache
 def _checkout() -> str | None:
     """The folder semsearch was installed from with ``pip install [-e] PATH``
-    (or runs from), or ``None`` for an install from a package index."""
+    (or runs from), or ``None`` for an install from a package index. Its imports
+    wait until a message needs them: ``semsearch ask`` never does."""
+    import json
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
     source = Path(__file__).resolve().parent.parent
     if (source / "pyproject.toml").is_file() and (source / "semsearch").is_dir():
         return str(source)
