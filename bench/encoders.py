@@ -14,20 +14,17 @@ import time
 from pathlib import Path
 
 from semsearch.encoders import Encoder, EncoderOptions, load_encoder
-from semsearch.text.chunking import chunk, normalize
-from semsearch.text.sources import read_text
+from semsearch.readers import read_text
+from semsearch.text.chunking import chunk, collapse_spaces
 
 REPO = Path(__file__).resolve().parent.parent
 BATCHES = (1, 8, 32, 128)
 
 
 def _texts(n: int) -> list[str]:
+    texts = [read_text(p) for p in sorted((REPO / "seeds").glob("*.txt"))]
     unique = list(
-        dict.fromkeys(
-            normalize(s.text)
-            for p in sorted((REPO / "seeds").glob("*.txt"))
-            for s in chunk(read_text(p))
-        )
+        dict.fromkeys(collapse_spaces(text[s:e]) for text in texts for s, e in chunk(text))
     )
     return [unique[i % len(unique)] for i in range(n)]
 

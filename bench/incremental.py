@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from semsearch.index import update
+from semsearch.readers import read_text
 from semsearch.text.chunking import chunk, sentences
-from semsearch.text.sources import read_text
 
 REPO = Path(__file__).resolve().parent.parent
 

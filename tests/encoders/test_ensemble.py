@@ -23,7 +23,7 @@ from semsearch.encoders.ensemble import (
 )
 from semsearch.errors import EncoderError, EncoderMismatchError
 
-from ..conftest import QAIM, write
+from ..conftest import QAIM, REPO, SEEDS, write
 
 PASSAGES = [QAIM, "وصفة لخبز الخبز في المنزل", "Die Regierung erhöhte die Steuern im Jahr 2020."]
 
@@ -123,25 +123,71 @@ def test_a_single_model_index_still_builds_and_answers(seeds_copy: Path, tmp_pat
     assert "قاعدة القائم" in hit.text
 
 
-def _load_use_in_a_new_process(cache: Path) -> list[float]:
+def _load_use_in_a_new_process(cache: Path, passages: bool = False) -> tuple[list[float], str]:
+    """A question's USE vector (its first dimensions) in a fresh process, and the
+    kind of prefix table its tokenizer used."""
     code = (
         "from semsearch.encoders import load_encoder\n"
-        "v = load_encoder('use-m3').encode_queries(['when did the Qaim base handover happen'])\n"
+        "e = load_encoder('use-m3')\n"
+        f"if {passages}: e.encode_passages(['a passage first'])\n"
+        "v = e.encode_queries(['when did the Qaim base handover happen'])\n"
         "print(list(map(float, v[0, :8])))\n"
+        "print(type(e._model._sp._prefixes).__name__)\n"
     )
     env = {**os.environ, "SEMSEARCH_CACHE": str(cache)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    vector, kind = result.stdout.splitlines()
+    return json.loads(vector), kind
 
 
 @pytest.mark.slow
 def test_use_is_unpacked_once_and_a_damaged_cache_is_ignored(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    first = _load_use_in_a_new_process(cache)
+    first, kind = _load_use_in_a_new_process(cache)
+    assert kind == "dict"  # the slow way, which fills the cache
     (folder,) = cache.iterdir()
-    assert {p.name for p in folder.iterdir()} == {"model.pickle", "table.npy"}
-    # read back from the cache; equal to float noise (BLAS paths differ with alignment)
-    assert _load_use_in_a_new_process(cache) == pytest.approx(first, abs=1e-5)
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"model.pickle", "table.npy", "prefixes.npy", "prefix_ids.npy", "pieces.npy"}
+    # read back from the cache: the prefix table stays mapped for a few questions,
+    # and the vector is the one the parsed tokenizer gives (equal to float noise:
+    # BLAS paths differ with alignment)
+    again, kind = _load_use_in_a_new_process(cache)
+    assert kind == "MappedPrefixes" and again == pytest.approx(first, abs=1e-5)
+    after_passages, kind = _load_use_in_a_new_process(cache, passages=True)
+    assert kind == "dict" and after_passages == pytest.approx(first, abs=1e-5)
     write(folder / "model.pickle", "not a pickle")
-    assert _load_use_in_a_new_process(cache) == pytest.approx(first, abs=1e-5)  # the slow way
+    assert _load_use_in_a_new_process(cache)[0] == pytest.approx(first, abs=1e-5)  # the slow way
+
+
+def test_the_mapped_prefix_table_tokenizes_as_the_parsed_one(tmp_path: Path) -> None:
+    """The cache as written and read back gives every example question (each
+    language the package knows), every judged question and every seed line the
+    same pieces as the tokenizer's own dict."""
+    from importlib import resources
+
+    from semsearch.encoders import use
+
+    encoder = use.UseEncoder()
+    encoder.encode_passages(["the tokenizer's own dict"])
+    tokenizer = encoder._model._tokenizer
+    use._write(tmp_path / "cache", tokenizer, encoder._model._model)
+    mapped, _ = use._read(tmp_path / "cache")
+    assert isinstance(mapped._prefixes, use.MappedPrefixes)
+    assert isinstance(tokenizer._prefixes, dict)
+    folder = resources.files("semsearch.data").joinpath("questions")
+    texts = [
+        line
+        for path in [
+            *folder.iterdir(),
+            REPO / "tests" / "data" / "seeds_eval.tsv",
+            *SEEDS.glob("*.txt"),
+        ]
+        for line in path.read_text("utf-8").splitlines()
+        if line.strip()
+    ]
+    assert len(texts) > 500
+    assert [mapped.encode(text) for text in texts] == [tokenizer.encode(text) for text in texts]
+    assert mapped._prefixes.get("x" * 500) is None
+    assert mapped._prefixes.as_dict() == tokenizer._prefixes
+    assert mapped._pieces.tolist() == list(tokenizer._pieces)

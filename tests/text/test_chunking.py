@@ -5,8 +5,8 @@ from typing import NamedTuple
 import pytest
 
 from semsearch.errors import InputError
+from semsearch.readers import read_text
 from semsearch.text.chunking import ChunkingConfig, chunk, collapse_spaces
-from semsearch.text.sources import read_text
 
 from ..conftest import QAIM, SEEDS
 

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from semsearch.errors import InputError, UnreadableFileError
-from semsearch.text.sources import discover, file_states, is_under, read_text
+from semsearch.readers import read_text
+from semsearch.text.sources import discover, file_states, is_under
 
 from ..conftest import SEEDS, write
 
