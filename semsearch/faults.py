@@ -25,8 +25,6 @@ import signal
 import sys
 import time
 
-POINTS = ("embed", "commit", "manifest")
-
 
 def point(name: str) -> None:
     """Fail here if ``SEMSEARCH_FAULT`` names this point."""

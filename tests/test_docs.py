@@ -38,3 +38,56 @@ def test_no_section_is_named_for_an_issue() -> None:
     for page in [REPO / "README.md", *(REPO / "docs").glob("*.md")]:
         headings = [line for line in page.read_text("utf-8").splitlines() if line.startswith("#")]
         assert not [h for h in headings if re.search(r"issue\s*#?\d", h, re.I)], page
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``semsearch.a.b.c`` names a module, or an attribute of one."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for name in parts[cut:]:
+                obj = getattr(obj, name)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+def test_every_module_path_and_name_the_docs_give_exists() -> None:
+    pages = [REPO / "README.md", REPO / "CHANGELOG.md", *(REPO / "docs").glob("*.md")]
+    missing = []
+    for page in pages:
+        text = page.read_text("utf-8")
+        for path in re.findall(r"`((?:semsearch|tests|bench)/[\w/.-]*\w)`", text):
+            if not (REPO / path).exists():
+                missing.append(f"{page.name}: {path}")
+        for dotted in re.findall(r"`(semsearch(?:\.\w+)+)", text):
+            if not _resolves(dotted):
+                missing.append(f"{page.name}: {dotted}")
+    assert not missing, missing
+
+
+def test_every_cross_reference_in_a_docstring_resolves() -> None:
+    """``:mod:`.x```, ``:class:`~semsearch.x.Y``` and the like, relative ones from
+    their own package: what a renamed or moved module leaves stale."""
+    missing = []
+    for path in sorted((REPO / "semsearch").rglob("*.py")):
+        parts = list(path.relative_to(REPO).with_suffix("").parts)
+        package = parts[:-1]
+        refs = re.findall(r":(?:mod|func|class|data|meth):`~?([.\w]+)`", path.read_text("utf-8"))
+        for ref in refs:
+            if ref.startswith("."):
+                dots = len(ref) - len(ref.lstrip("."))
+                base = package[: len(package) - dots + 1]
+                ref = ".".join([*base, ref.lstrip(".")])
+            elif not ref.startswith("semsearch"):
+                continue  # a name in the module itself
+            if not _resolves(ref):
+                missing.append(f"{path.relative_to(REPO)}: {ref}")
+    assert not missing, missing

@@ -18,7 +18,7 @@ from ..extras import install_command
 from ..storage.manifest import INDEX_TYPES
 from . import ask as ask_command
 from . import console, options
-from .report import open_index, report_app
+from .report import report_app
 from .serve import mcp, serve
 from .typer_options import IndexDir, Json, Mode, Quiet
 
@@ -227,7 +227,7 @@ def remove(
 ) -> None:
     """Remove documents (and their vectors) from the index; the files are not touched."""
     with console.errors():
-        idx = open_index(index)
+        idx = console.open_index(index)
         changes = idx.remove(paths)
     if as_json:
         console.print_json({**console.info_data(idx), "changes": console.changes_data(changes)})
@@ -327,7 +327,7 @@ def eval_cmd(
         modes = tuple(mode or MODES)
         for m in modes:
             check_mode(m)
-        result = evaluate(open_index(index), read_qrels(qrels, side), modes, by)
+        result = evaluate(console.open_index(index), read_qrels(qrels, side), modes, by)
     if as_json:
         console.print_json(_evaluation_json(result))
     else:

@@ -217,3 +217,13 @@ def _progress(
     task = bar.add_task("embedding passages", total=None)
     with bar:
         yield (lambda done, total: bar.update(task, completed=done, total=total)), on_skip
+
+
+def open_index(index: Path | None, out: Path | None = None) -> Index:
+    """Open the index a command names; a report's unknown --out format is refused first."""
+    from ..index import Index
+    from ..reports.render import check_format
+
+    if out is not None:
+        check_format(out)
+    return Index.open(index)

@@ -12,7 +12,18 @@ from . import console
 from .typer_options import IndexDir, Json, Quiet
 
 if TYPE_CHECKING:
-    from ..index import Index
+    pass
+
+
+def _defaults(cutoff: str) -> str:
+    """The default of a report's cutoff per encoder, as --help says it."""
+    from ..encoders import DEFAULT_ENCODER
+    from ..reports.cutoffs import THRESHOLDS
+
+    return ", ".join(
+        f"{getattr(t, cutoff)} for {'the bundled set' if name == DEFAULT_ENCODER else name}"
+        for name, t in sorted(THRESHOLDS.items(), key=lambda item: item[0] != DEFAULT_ENCODER)
+    )
 
 
 report_app = typer.Typer(
@@ -46,7 +57,7 @@ def report_queries(
 
     with console.errors():
         questions = reports.read_questions(questions_file)
-        idx = open_index(index, out)
+        idx = console.open_index(index, out)
         _stage(quiet, f"searching {len(questions)} questions")
         result = reports.search_many(idx, questions, k)
         _emit(result, out, as_json, quiet)
@@ -57,8 +68,9 @@ def report_duplicates(
     threshold: Annotated[
         float | None,
         typer.Option(
-            help="Cosine at or above which passages are near-duplicates (default: 0.86 for "
-            "the bundled set, 0.955 for e5-small-q4; see README).",
+            help="Cosine at or above which passages are near-duplicates (default: "
+            + _defaults("duplicate")
+            + "; see docs/cli.md).",
             show_default=False,
         ),
     ] = None,
@@ -71,7 +83,7 @@ def report_duplicates(
     from .. import reports
 
     with console.errors():
-        idx = open_index(index, out)
+        idx = console.open_index(index, out)
         result = reports.near_duplicates(idx, threshold, stage=lambda s: _stage(quiet, s))
         _emit(result, out, as_json, quiet)
 
@@ -83,8 +95,7 @@ def report_compare(
     threshold: Annotated[
         float | None,
         typer.Option(
-            help="Cosine at or above which passages align (default: 0.70 for the bundled "
-            "set, 0.90 for e5-small-q4).",
+            help="Cosine at or above which passages align (default: " + _defaults("align") + ").",
             show_default=False,
         ),
     ] = None,
@@ -97,18 +108,8 @@ def report_compare(
     from .. import reports
 
     with console.errors():
-        result = reports.compare(open_index(index, out), file_a, file_b, threshold)
+        result = reports.compare(console.open_index(index, out), file_a, file_b, threshold)
         _emit(result, out, as_json, quiet)
-
-
-def open_index(index: Path | None, out: Path | None = None) -> Index:
-    """Open the index for a report, refusing an unknown --out format first."""
-    from ..index import Index
-    from ..reports.render import check_format
-
-    if out is not None:
-        check_format(out)
-    return Index.open(index)
 
 
 def _stage(quiet: bool, what: str) -> None:

@@ -102,7 +102,7 @@ def mcp(
 ) -> None:
     """Serve the index as MCP tools (search, search_batch, get_passage, get_document).
 
-    Over stdio for a client that starts it (see README for the client config), or
+    Over stdio for a client that starts it (see docs/server.md for the client config), or
     over streamable HTTP at http://HOST:PORT/mcp with --http, behind the same Host,
     Origin and token checks as serve.
     """

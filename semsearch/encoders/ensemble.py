@@ -9,7 +9,7 @@ weighted sum of the members' cosines: score fusion inside the inner product.
 Weights therefore apply at question time only; they are recorded in the
 manifest with the members' fingerprints.
 
-Two question-time corrections, both measured on XQuAD (README, Quality):
+Two question-time corrections, both measured on XQuAD (docs/benchmarks.md):
 
 - **centering**: each member's vectors of questions share a direction per
   language, which favours passages that lie along it rather than those that

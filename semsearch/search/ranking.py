@@ -10,7 +10,7 @@ Three signals score a candidate passage for a question:
 ``dense`` mode uses the first, ``lexical`` the other two, ``hybrid`` all three:
 the dense score plus bounded bonuses, so a lexical match reorders close
 candidates without burying a clearly better passage. Weights were measured on
-tests/data/seeds_eval.tsv with ``semsearch eval`` (see README).
+tests/data/seeds_eval.tsv with ``semsearch eval`` (see docs/how-it-works.md).
 """
 
 from __future__ import annotations

@@ -77,7 +77,6 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": ErrorBody, "description": _WHY[c]} for c in (421, 503, 507, *codes)}
 
 
-READ = _responses(401, 422)
 ASK = _responses(400, 401, 403, 413, 422)
 WRITE = _responses(400, 401, 403, 404, 413, 422)
 

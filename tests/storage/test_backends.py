@@ -154,3 +154,16 @@ def test_a_sound_index_audits_clean(built) -> None:
     _, backend, _ = built
     audit = backend.audit()
     assert audit.problems == () and audit.passages == audit.vectors == 4
+
+
+@pytest.mark.parametrize("address", ["", "mongodb://x", "file:idx"])
+def test_an_address_no_backend_takes_names_the_forms(address: str, tmp_path: Path) -> None:
+    from semsearch.errors import InputError
+    from semsearch.storage import FORMS, canonical
+
+    with pytest.raises(InputError, match=FORMS.replace(".", r"\.")):
+        canonical(address)
+    write(tmp_path / "docs" / "a.txt", _paragraph("A first document.", "orchard"))
+    update([tmp_path / "docs"], tmp_path / "index", encoder=FakeEncoder())
+    with pytest.raises(InputError, match="is not a store"):
+        update([tmp_path / "docs"], tmp_path / "index", encoder=FakeEncoder(), store=address)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from semsearch.storage.exact import ExactFinder
+from semsearch.storage.local.exact import ExactFinder
 from semsearch.storage.local.vectors import (
     Finder,
     add_vectors,

@@ -34,7 +34,6 @@ from ...records import DocumentRecord, NewPassage
 from ...text.chunking import ChunkingConfig
 from ..base import Audit, FileStates, SkippedFiles
 from ..common import writing
-from ..exact import ExactFinder
 from ..folder import next_number, rebuild_hint, remove_unused, stamp
 from ..manifest import (
     Manifest,
@@ -46,6 +45,7 @@ from ..manifest import (
     write_manifest,
 )
 from .database import Database
+from .exact import ExactFinder
 from .integrity import audit
 from .snapshot import LocalSnapshot, sqlite_errors_as_corrupt
 

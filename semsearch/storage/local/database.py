@@ -9,7 +9,7 @@ The database is the index's record of truth and is changed in place, one
 transaction per write (WAL, so readers are never blocked); the FAISS files
 only help find candidates quickly and can always be rebuilt from it. Vectors
 are float32 blobs; :mod:`semsearch.storage.blobs` is the only code that
-knows it. Only :mod:`semsearch.storage.local.backend` uses this module.
+knows it. Only the local backend (its writer, snapshots and integrity rules) uses it.
 """
 
 from __future__ import annotations
@@ -245,7 +245,7 @@ class Database:
         return dict(self._where_in("SELECT sha256, id FROM passages WHERE sha256 IN", hashes))
 
     def add_passage(self, passage: NewPassage) -> int:
-        """Database a unique text with its vector, words and name terms; return its id."""
+        """Store a unique text with its vector, words and name terms; return its id."""
         cur = self._db.execute(
             "INSERT INTO passages (sha256, text, vector) VALUES (?, ?, ?)",
             (passage.sha256, passage.text, to_blob(passage.vector)),

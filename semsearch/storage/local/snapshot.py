@@ -17,10 +17,10 @@ from ...errors import IndexCorruptError, SemsearchError, converting, refused_wri
 from ...records import Location, Passage
 from ..base import DENSE_CANDIDATES, FileStates, SkippedFiles
 from ..common import rescored
-from ..exact import ExactFinder
 from ..folder import rebuild_hint
 from ..manifest import Manifest
 from .database import Database
+from .exact import ExactFinder
 
 if TYPE_CHECKING:
     from .vectors import Finder  # FAISS: imported only by approximate indexes and writes

@@ -3,10 +3,11 @@ files in a generation folder, and when a write updates, extends or rebuilds it.
 
 One vector per unique passage, id = passage id; inner product over
 L2-normalised vectors, i.e. cosine similarity. Small collections use exact
-search, large ones an approximate index (see :func:`resolve_type`). The exact
+search, large ones an approximate index (see
+:func:`semsearch.storage.manifest.resolve_type`). The exact
 vectors themselves live in the database; the finder can always be rebuilt
-from them. Files are FAISS's own format (no pickle). Only
-:mod:`semsearch.storage.local.backend` uses this module.
+from them. Files are FAISS's own format (no pickle). Only the local backend
+(its writer and snapshots) uses this module.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import numpy as np
 
 from ...errors import IndexCorruptError
 from ...threads import all_cores, one_thread_per_search
-from ..exact import ExactFinder
 from ..folder import rebuild_hint
 from ..manifest import Manifest
+from .exact import ExactFinder
 
 one_thread_per_search(faiss)
 
@@ -98,17 +99,6 @@ def vector_ids(index: faiss.Index) -> np.ndarray:
         if lists.list_size(i)
     ]
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
-
-
-def range_search_vectors(
-    index: faiss.Index, queries: np.ndarray, threshold: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every stored vector with similarity >= ``threshold`` to each query, in one call.
-
-    Returns FAISS's (lims, scores, ids): query ``i``'s results are
-    ``scores[lims[i]:lims[i + 1]]`` and ``ids[lims[i]:lims[i + 1]]``.
-    """
-    return index.range_search(np.ascontiguousarray(queries, dtype=np.float32), float(threshold))
 
 
 @dataclass
