@@ -87,7 +87,7 @@ class LocalBackend:
             return state
         with self._reload_lock:
             current = self._snapshot
-            if current is state or current is None:  # None: closed meanwhile
+            if current is state or current is None:  # None only before the first load
                 current = self._snapshot = _load(self.directory, (state.finder,) if state else ())
             return current
 
