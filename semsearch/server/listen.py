@@ -8,7 +8,9 @@
   process may open too few files): beyond it uvicorn answers 503 at once, and a
   new connection closes the one that has waited longest for a request head, so
   that half-open connections neither hold every place nor use up the file
-  descriptors (the listen backlog is the limit too).
+  descriptors. The listen backlog is a quarter of the limit: the event loop accepts
+  up to a backlog of connections at a time before any of them can close an older
+  one, so a flood holds at most the limit plus a few backlogs of sockets at once.
 - **A request head is bounded** (h11's ``MAX_HEAD`` bytes).
 - **A repeated error is logged once** and then counted (``Too many open files``
   would otherwise fill the log).
@@ -53,7 +55,7 @@ def run(app: Any, host: str, port: int) -> None:
         http=_TimedH11,
         timeout_keep_alive=KEEP_ALIVE_S,
         limit_concurrency=_TimedH11.room,
-        backlog=_TimedH11.room,
+        backlog=max(16, _TimedH11.room // 4),
         h11_max_incomplete_event_size=MAX_HEAD,
         timeout_graceful_shutdown=None,
     )
