@@ -30,14 +30,14 @@ def _paragraph(first: str, topic: str) -> str:
 SHARED = _paragraph("The council met in Baghdad on Tuesday to discuss the harbour.", "council")
 
 
-def _local(tmp_path: Path) -> str | None:
+def _local(root: Path) -> str | None:
     return None
 
 
-def _milvus_lite(tmp_path: Path) -> str | None:
+def _milvus_lite(root: Path) -> str | None:
     pytest.importorskip("pymilvus")
     pytest.importorskip("milvus_lite")
-    return f"milvus-lite:{tmp_path / 'passages.db'}"
+    return f"milvus-lite:{root / 'passages.db'}"
 
 
 BACKENDS = [
@@ -46,10 +46,9 @@ BACKENDS = [
 ]
 
 
-@pytest.fixture(params=BACKENDS)
-def built(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Index, Backend, Path]]:
+def _built(make_address, root: Path) -> Iterator[tuple[Index, Backend, Path]]:
     """Three documents, one paragraph in two of them, indexed with a fake encoder."""
-    docs = tmp_path / "docs"
+    docs = root / "docs"
     apples = _paragraph("Apples grow in the orchards of the northern valley.", "orchard")
     nets = _paragraph("Fishermen mend their nets before the winter storms.", "fishing")
     bridge = _paragraph("Engineers repaired the old bridge over the river in spring.", "bridge")
@@ -57,12 +56,25 @@ def built(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Inde
     write(docs / "b.txt", f"{SHARED}\n\n{nets}\n")
     write(docs / "c.txt", f"{bridge}\n")
     (docs / "d.txt").write_bytes(b"\x00\x01 not text")
-    store = request.param(tmp_path)
-    idx, _ = update([docs], tmp_path / "index", encoder=FakeEncoder(), store=store)
-    backend = open_backend(tmp_path / "index")
+    idx, _ = update([docs], root / "index", encoder=FakeEncoder(), store=make_address(root))
+    backend = open_backend(root / "index")
     yield idx, backend, docs
     backend.close()
     idx.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def built(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Index, Backend, Path]]:
+    """One index per backend for the cases that only read it (or write nothing)."""
+    yield from _built(request.param, tmp_path_factory.mktemp("built"))
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Index, Backend, Path]]:
+    """An index of its own, for a case that changes it."""
+    yield from _built(request.param, tmp_path)
 
 
 def test_a_repeated_paragraph_is_one_passage_with_every_place(built) -> None:
@@ -129,8 +141,8 @@ def test_what_a_file_was_is_remembered_read_or_skipped(built) -> None:
     assert Path(skipped[0]).name == "d.txt" and "binary" in skipped[1][2]
 
 
-def test_removing_a_document_drops_only_what_no_other_holds(built) -> None:
-    idx, backend, docs = built
+def test_removing_a_document_drops_only_what_no_other_holds(fresh) -> None:
+    idx, backend, docs = fresh
     idx.remove([docs / "b.txt"])
     snap = backend.snapshot()
     texts = [p.text.strip() for p in snap.passages(snap.passage_ids()).values()]
