@@ -1,4 +1,5 @@
-"""Real server processes for the tests: ``semsearch serve`` on a free loopback port."""
+"""Real server processes for the tests: ``semsearch serve`` and ``semsearch mcp --http``
+on a free loopback port."""
 
 from __future__ import annotations
 
@@ -53,6 +54,23 @@ class Server:
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.process.send_signal(sig)
         return self.process.wait(timeout=60)
+
+
+def start_mcp_http(index: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``semsearch mcp --http`` on ``index``, once it listens: the process and its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [SEMSEARCH, "mcp", "--http", "--port", str(port), "--index", str(index), *args],
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120  # the models load before the server listens
+    while True:
+        assert process.poll() is None, "the MCP server exited"
+        assert time.monotonic() < deadline, "the MCP server did not start"
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"http://127.0.0.1:{port}"
+        time.sleep(0.2)
 
 
 def _limit_files(n: int) -> None:

@@ -9,7 +9,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -21,7 +20,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from semsearch import Index
 from semsearch.server.service import _chunks
 
 from ..conftest import QAIM, SEEDS, write
@@ -32,13 +30,10 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("hostile")
-    shutil.copytree(SEEDS, root / "seeds")
-    (root / "inbox").mkdir()
-    Index.create([root / "seeds"], root / "index").close()
-    write(root / "token", TOKEN + "\n")
-    return root
+def corpus(corpus: Path) -> Path:
+    """The served seeds (tests/server/conftest.py), with a token file beside them."""
+    write(corpus / "token", TOKEN + "\n")
+    return corpus
 
 
 @pytest.fixture(scope="module")

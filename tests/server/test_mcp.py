@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from mcp.types import INVALID_REQUEST, PARSE_ERROR
 
-from ..servers import SEMSEARCH, free_port
+from ..servers import SEMSEARCH, start_mcp_http
 
 SURROGATE = (
     b'{"jsonrpc": "2.0", "id": %d, "method": "tools/call", '
@@ -158,25 +158,11 @@ INITIALIZE = {
 
 @pytest.fixture(scope="module")
 def mcp_http(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import socket
-    import time
-
     secret = tmp_path_factory.mktemp("mcp") / "token"
     secret.write_text("s3cret\n")
-    port = free_port()
-    index = str(corpus / "index")
-    command = [SEMSEARCH, "mcp", "--http", "--port", str(port), "--index", index]
-    process = subprocess.Popen([*command, "--token-file", str(secret)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while True:
-        assert process.poll() is None, "the MCP server exited"
-        assert time.monotonic() < deadline, "the MCP server did not start"
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
+    process, url = start_mcp_http(corpus / "index", "--token-file", str(secret))
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=60)

@@ -24,7 +24,7 @@ from semsearch import Index
 from semsearch.extras import install_command
 
 from ..conftest import CHROMIUM_FLAGS, QAIM, write
-from ..servers import SEMSEARCH, Server, free_port
+from ..servers import SEMSEARCH, Server, start_mcp_http
 
 T = TypeVar("T")
 QUESTION = "when did the Qaim base handover happen"
@@ -358,22 +358,10 @@ def test_a_write_by_another_process_is_seen_by_the_next_search(
 def test_the_mcp_server_answers_over_streamable_http(corpus: Path) -> None:
     from mcp import Client
 
-    port = free_port()
-    process = subprocess.Popen(
-        [SEMSEARCH, "mcp", "--http", "--port", str(port), "--index", str(corpus / "index")],
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120  # the models load before the server listens
-    while True:
-        assert process.poll() is None, "the MCP server exited"
-        assert time.monotonic() < deadline, "the MCP server did not start"
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
+    process, url = start_mcp_http(corpus / "index")
 
     async def ask() -> object:
-        async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+        async with Client(f"{url}/mcp") as client:
             return await client.call_tool("search", {"query": QUESTION, "k": 1})
 
     try:
